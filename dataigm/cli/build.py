@@ -1,0 +1,16 @@
+"""`dataigm build`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+
+from dataigm.errors import DataigmError
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("build", help="(not implemented yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise DataigmError("'dataigm build' is not implemented yet")

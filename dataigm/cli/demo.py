@@ -1,0 +1,16 @@
+"""`dataigm demo`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+
+from dataigm.errors import DataigmError
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("demo", help="(not implemented yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise DataigmError("'dataigm demo' is not implemented yet")

@@ -1,0 +1,16 @@
+"""`dataigm generate`: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+
+from dataigm.errors import DataigmError
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("generate", help="(not implemented yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise DataigmError("'dataigm generate' is not implemented yet")
