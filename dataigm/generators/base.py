@@ -1,0 +1,88 @@
+"""The generator interface: a batch of prompts and one seed per image in; images and the
+parameters actually used out.
+
+One seed per image (never one global seed) is what makes any single image reproducible alone
+from its manifest row: regenerate(prompt, seed) == the stored image.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from dataigm.taxonomy import ConceptSpec
+
+
+@dataclass
+class GenerationSettings:
+    """The `generation:` section of a preset."""
+
+    generator: Literal["toyworld", "tiny", "diffusers"] = "toyworld"
+    # diffusers: a hub id or a local folder that DiffusionPipeline.from_pretrained loads.
+    # tiny: the folder the tiny pipeline is built into (created if missing).
+    model: str | None = None
+    revision: str | None = None
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    device: str = "cpu"
+    # A diffusers scheduler class name (e.g. DPMSolverMultistepScheduler); None keeps the model's.
+    scheduler: str | None = None
+    steps: int = 25
+    guidance: float = 7.5
+    height: int = 512
+    width: int = 512
+    batch_size: int = 4
+    images_per_prompt: int = 1
+    # The safety checker stays on unless the config says otherwise (dataset builders for nsfw
+    # concepts need the raw outputs, and must say so explicitly).
+    disable_safety_checker: bool = False
+    # Images per shard: the unit of work that is resumed and written atomically.
+    shard_size: int = 64
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.generator == "diffusers" and not self.model:
+            raise ValueError("model: required when generator is 'diffusers' (a hub id or a local folder)")
+        for name in ("steps", "height", "width", "batch_size", "images_per_prompt", "shard_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.height % 8 or self.width % 8:
+            raise ValueError(f"height: height and width must be multiples of 8, got {self.height}x{self.width}")
+        if self.guidance < 0:
+            raise ValueError(f"guidance: must be >= 0, got {self.guidance}")
+
+
+@dataclass
+class GenerationOutput:
+    images: list["Image.Image"]
+    # Parameters actually used, recorded in every manifest row: model_id, model_revision,
+    # scheduler, steps, guidance, height, width, dtype.
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class Generator(abc.ABC):
+    """Turns prompts into images, one seed per image."""
+
+    name: str = "base"
+
+    @abc.abstractmethod
+    def generate(self, prompts: list[str], seeds: list[int]) -> GenerationOutput:
+        """Return one RGB PIL image per (prompt, seed), in order."""
+
+
+def make_generator(settings: GenerationSettings, concepts: list["ConceptSpec"]) -> Generator:
+    """Build the generator a preset names. Heavy imports happen only for the one chosen."""
+    if settings.generator == "toyworld":
+        from dataigm.generators.toyworld import ToyWorldGenerator
+
+        return ToyWorldGenerator(settings, concepts)
+    if settings.generator == "tiny":
+        from dataigm.generators.tiny import TinyDiffusionGenerator
+
+        return TinyDiffusionGenerator(settings)
+    from dataigm.generators.diffusers_gen import DiffusersGenerator
+
+    return DiffusersGenerator(settings)
