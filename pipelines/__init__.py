@@ -1,0 +1,1 @@
+"""Orchestration of the dataset and judge flows, and the presets they read (presets/*.yaml)."""
