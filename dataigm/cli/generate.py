@@ -1,16 +1,34 @@
-"""`dataigm generate`: not implemented yet."""
+"""`dataigm generate`: paired images with provenance into a resumable store."""
 
 from __future__ import annotations
 
 import argparse
 
-from dataigm.errors import DataigmError
+from dataigm.errors import InputError
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("generate", help="(not implemented yet)")
+    p = sub.add_parser("generate", help="generate the images of a preset into RUN (rerun to resume)")
+    p.add_argument("--preset", default="demo", help="demo, paper, or a preset YAML file")
+    p.add_argument("--out", required=True, help="the RUN folder")
+    p.add_argument("--concepts", help="comma-separated subset of the preset's concepts")
+    p.add_argument("--limit", type=int, help="at most N images per concept")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise DataigmError("'dataigm generate' is not implemented yet")
+    from dataigm.preset import load_preset, select_concepts
+    from pipelines.generate import generate
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit: must be >= 1, got {args.limit}")
+    preset = load_preset(args.preset)
+    report = generate(preset, args.out, select_concepts(preset, args.concepts), args.limit,
+                      progress=not args.quiet)
+    print(f"generated {report.images_generated} of {report.images_total} images "
+          f"({report.shards_skipped} finished shards skipped) into {report.run_dir}")
+    for concept, labels in sorted(report.per_concept.items()):
+        print(f"  {concept}: " + ", ".join(f"{k} {v}" for k, v in sorted(labels.items())))
+    print(f"manifest: {report.run_dir}/manifest.parquet")
+    return 0

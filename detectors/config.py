@@ -1,0 +1,135 @@
+"""Judge training configuration: dataclasses validated by dataigm.config.
+
+A preset (pipelines/presets/judge-*.yaml) fills everything except `dataset`, `concept` and `out`,
+which the CLI sets. Bad values raise a one-line ConfigError naming the file and field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dataigm.config import load_dataclass, read_yaml
+from dataigm.errors import ConfigError
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "presets"
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "test_resnet"
+    pretrained: bool = False  # True downloads the backbone's weights through timm (user machines)
+    head: Literal["linear", "igmu"] = "linear"
+    freeze_backbone: bool = True
+    drop_rate: float = 0.3  # IGMU head dropout
+    image_size: int | None = None  # overrides the backbone's input size (flexible-size backbones)
+    backbone_args: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        import timm
+
+        # Validates the name against timm's registry only: nothing is downloaded here.
+        if not timm.is_model(self.backbone):
+            raise ValueError(f"backbone: unknown timm model {self.backbone!r}")
+        if not 0.0 <= self.drop_rate < 1.0:
+            raise ValueError(f"drop_rate: must be in [0, 1), got {self.drop_rate}")
+        if self.image_size is not None and self.image_size < 8:
+            raise ValueError(f"image_size: must be at least 8, got {self.image_size}")
+
+
+@dataclass
+class LoaderConfig:
+    batch_size: int = 32
+    num_workers: int = 0
+    augment: bool = False  # random resized crop + flip on train images (disables the feature cache)
+    balance: Literal["loss", "sampler", "none"] = "loss"
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be positive, got {self.batch_size}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers: must be >= 0, got {self.num_workers}")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    max_epochs: int = 20
+    patience: int = 5  # early stopping on the monitored validation metric
+    monitor: Literal["val_auroc", "val_loss", "val_acc"] = "val_auroc"
+
+    def validate(self) -> None:
+        if self.lr <= 0:
+            raise ValueError(f"lr: must be positive, got {self.lr}")
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs: must be at least 1, got {self.max_epochs}")
+
+
+@dataclass
+class ThresholdConfig:
+    rule: Literal["max_f1", "target_fpr", "fixed"] = "max_f1"
+    target_fpr: float = 0.05
+    value: float = 0.5  # used by rule=fixed
+
+    def validate(self) -> None:
+        if not 0.0 < self.target_fpr < 1.0:
+            raise ValueError(f"target_fpr: must be in (0, 1), got {self.target_fpr}")
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"
+    devices: int = 1
+    strategy: str = "auto"  # "ddp" runs the same code on several devices
+    precision: str = "32-true"
+    deterministic: bool = True
+    progress_bar: bool = True
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = ""  # exported dataset folder or hub id
+    concept: str = ""
+    out: str = ""  # JUDGE folder
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loader: LoaderConfig = field(default_factory=LoaderConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    cache_dir: str | None = None  # frozen-feature cache; default ~/.cache/dataigm/features
+    dataset_revision: str | None = None
+
+    @property
+    def cached_features(self) -> bool:
+        """The fast path: a frozen backbone without augmentation is encoded once."""
+        return self.model.freeze_backbone and not self.loader.augment
+
+
+def resolve_preset(preset: str) -> Path:
+    """'demo' -> pipelines/presets/judge-demo.yaml; anything else is a file path."""
+    if "/" not in preset and not preset.endswith((".yaml", ".yml")):
+        path = PRESET_DIR / f"judge-{preset}.yaml"
+        if not path.is_file():
+            names = sorted(p.stem.removeprefix("judge-") for p in PRESET_DIR.glob("judge-*.yaml"))
+            raise ConfigError(f"unknown judge preset {preset!r} (expected one of: {', '.join(names)} or a file)")
+        return path
+    return Path(preset)
+
+
+def load_train_config(preset: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a preset (name or file), apply top-level overrides (dataset, concept, out, seed...)."""
+    path = resolve_preset(str(preset))
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = dict(data)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return load_dataclass(TrainConfig, data, str(path))
+
+
+def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,122 @@
+"""`train(cfg)`: dataset -> Lightning training -> evaluation -> exported judge folder.
+
+Tests call this directly; `dataigm train` is a thin wrapper. The same code runs under
+`Trainer(devices=N, strategy="ddp")` (set trainer.devices / trainer.strategy): feature encoding,
+evaluation and export happen on rank 0 / one device only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import EarlyStopping
+from pytorch_lightning.loggers import CSVLogger
+from safetensors.torch import load_file
+
+from dataigm.config import to_dict
+from dataigm.errors import ConfigError
+from dataigm.io import atomic_write_json
+from detectors.config import TrainConfig
+from detectors.data import JudgeDataModule, resolve_data_config
+from detectors.evaluate import evaluate
+from detectors.export import export_judge
+from detectors.features import cached_features
+from detectors.module import JudgeModule, SafetensorsCheckpoint
+from detectors.networks import build_network
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    report: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+    cache_hit: bool | None = None
+
+
+def class_weights(counts: np.ndarray) -> torch.Tensor:
+    """Inverse-frequency weights, mean 1 (empty classes get weight 0)."""
+    counts = counts.astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0)
+    return torch.as_tensor(w, dtype=torch.float32)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    for name in ("dataset", "concept", "out"):
+        if not getattr(cfg, name):
+            raise ConfigError(f"train config: {name}: missing (set it in the preset or on the command line)")
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    out = Path(cfg.out)
+    work = out / "training"
+
+    probe = JudgeDataModule(cfg.dataset, cfg.concept, {}, revision=cfg.dataset_revision)
+    label_names = probe.label_names
+    if len(label_names) < 2:
+        raise ConfigError(f"{cfg.dataset}: concept {cfg.concept!r}: label needs at least 2 classes, got {label_names}")
+    num_outputs = 1 if len(label_names) == 2 else len(label_names)
+    m = cfg.model
+    network = build_network(m.backbone, m.head, num_outputs, pretrained=m.pretrained, drop_rate=m.drop_rate,
+                            backbone_args=m.backbone_args)
+    data_config = resolve_data_config(network, m.image_size)
+    dm = JudgeDataModule(cfg.dataset, cfg.concept, data_config, cfg.loader.batch_size, cfg.loader.num_workers,
+                         cfg.loader.augment, cfg.loader.balance, cfg.dataset_revision, cfg.seed)
+    dm.ds = probe.ds  # already loaded
+    timings["setup_s"] = time.perf_counter() - t0
+
+    features = None
+    hit = None
+    if cfg.cached_features:
+        t = time.perf_counter()
+        features, hit = cached_features(network, dm, m.backbone, cfg.cache_dir)
+        dm.features = features
+        timings["encode_s"] = time.perf_counter() - t
+
+    weights = class_weights(dm.class_counts()) if cfg.loader.balance == "loss" else None
+    module = JudgeModule(network, len(label_names), cfg.optim.lr, cfg.optim.weight_decay, weights,
+                         on_features=features is not None, freeze_backbone=m.freeze_backbone)
+    mode = "min" if cfg.optim.monitor == "val_loss" else "max"
+    ckpt = SafetensorsCheckpoint(work / "best.safetensors", cfg.optim.monitor, mode)
+    tc = cfg.trainer
+    trainer = pl.Trainer(
+        max_epochs=cfg.optim.max_epochs,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        strategy=tc.strategy,
+        precision=tc.precision,
+        deterministic=tc.deterministic,
+        logger=CSVLogger(str(work), name="logs"),
+        callbacks=[ckpt, EarlyStopping(cfg.optim.monitor, patience=cfg.optim.patience, mode=mode)],
+        enable_checkpointing=False,  # Lightning's checkpoints are pickles; SafetensorsCheckpoint keeps weights
+        enable_progress_bar=tc.progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+    )
+    t = time.perf_counter()
+    trainer.fit(module, datamodule=dm)
+    timings["fit_s"] = time.perf_counter() - t
+    trainer.strategy.barrier()
+    if ckpt.best is not None:
+        network.load_state_dict(load_file(str(ckpt.path)))
+
+    report: dict[str, Any] = {}
+    if trainer.is_global_zero:
+        t = time.perf_counter()
+        network.cpu()
+        report = evaluate(network, dm, cfg.threshold.rule, cfg.threshold.target_fpr, cfg.threshold.value,
+                          features=features, out_dir=out, batch_size=max(cfg.loader.batch_size, 64))
+        report["best_epoch"] = ckpt.best_epoch
+        export_judge(network, out, head=m.head, backbone=m.backbone, backbone_pretrained=m.pretrained,
+                     frozen=m.freeze_backbone, label_names=label_names, data_config=data_config, report=report)
+        timings["evaluate_export_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - t0
+        atomic_write_json(work / "train_config.json", {"config": to_dict(cfg), "timings": timings})
+    return TrainResult(out, report, timings, ckpt.best_epoch, hit)

@@ -1,0 +1,326 @@
+"""Generation: prompt sets -> paired images in the store, resumable, one seed per image.
+
+Every prompt of one pair (forget / reference / unrelated) gets the same seeds, so the two images
+of a pair differ in the concept and not in the noise. A seed is derived from (preset seed,
+concept, pair id, image index) alone, so any image can be regenerated from its manifest row.
+
+Under `accelerate launch` the pending shards are split between processes; each writes its own
+shards and the main process rebuilds the manifest at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from dataigm.config import to_dict
+from dataigm.errors import ConfigError, InputError
+from dataigm.generators.base import GenerationSettings, make_generator
+from dataigm.io import RunLock, atomic_write_json, atomic_write_parquet
+from dataigm.manifest import library_versions
+from dataigm.preset import Preset
+from dataigm.prompts import PromptRow, build_prompt_sets, prompts_table, shortfalls
+from dataigm.store import ImageStore, encode_png, sha256_bytes
+from dataigm.taxonomy import ConceptSpec, load_concept
+
+_SET_ORDER = {"forget": 0, "reference": 1, "unrelated": 2, "neighbour": 3}
+# Rough PNG bytes per pixel, for `plan`'s storage estimate (measured on SD v1.4 outputs and on
+# toyworld images respectively).
+_BYTES_PER_PIXEL = {"diffusers": 1.6, "tiny": 1.6, "toyworld": 0.35}
+
+
+@dataclass
+class WorkItem:
+    id: str
+    prompt: PromptRow
+    image_index: int
+    seed: int
+
+
+@dataclass
+class ConceptWork:
+    spec: ConceptSpec
+    prompts: list[PromptRow]
+    items: list[WorkItem]
+    shards: dict[str, list[WorkItem]]
+    fingerprint: str
+    prompt_report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GenerateReport:
+    run_dir: str
+    images_total: int
+    images_generated: int
+    shards_skipped: int
+    shards_written: int
+    per_concept: dict[str, dict[str, int]]
+
+
+def image_seed(base_seed: int, concept: str, pair_id: str, image_index: int) -> int:
+    digest = hashlib.sha256(f"{base_seed}:{concept}:{pair_id}:{image_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def plan_concept(preset: Preset, spec: ConceptSpec, limit: int | None = None) -> ConceptWork:
+    """Prompts, work items and shard assignment of one concept (no side effects)."""
+    counts = preset.counts_for(spec)
+    prompts, report = build_prompt_sets(spec, counts, preset.seed)
+    short = shortfalls(report)
+    if short:
+        raise ConfigError(
+            f"{spec.source_file}: prompts: not enough distinct combinations of templates, subjects "
+            f"and scenes ({'; '.join(short)}); add templates or scenes, or lower the counts"
+        )
+    settings = preset.generation
+    ordered = sorted(prompts, key=lambda p: (p.pair_id, _SET_ORDER[p.prompt_set], p.prompt_id))
+    items = [
+        WorkItem(id=f"{p.prompt_id}-{k}", prompt=p, image_index=k,
+                 seed=image_seed(preset.seed, spec.name, p.pair_id, k))
+        for p in ordered for k in range(settings.images_per_prompt)
+    ]
+    # Shards are cut from the full, unlimited order, so a shard's identity never depends on
+    # --limit; a limited run writes fewer items into the same shard names and the id digest in
+    # the marker tells a later run to redo them.
+    shards: dict[str, list[WorkItem]] = {}
+    for i, item in enumerate(items):
+        if limit is not None and i >= limit:
+            break
+        shards.setdefault(f"gen-{spec.name}-{i // settings.shard_size:05d}", []).append(item)
+    fingerprint_src = json.dumps(
+        {"spec": to_dict(dataclasses.replace(spec, source_file="")), "counts": to_dict(counts),
+         "seed": preset.seed, "generation": to_dict(settings)}, sort_keys=True,
+    )
+    return ConceptWork(spec=spec, prompts=prompts, items=items, shards=shards,
+                       fingerprint=sha256_bytes(fingerprint_src.encode())[:16],
+                       prompt_report=report.to_dict())
+
+
+def format_plan(preset: Preset, specs: list[ConceptSpec], limit: int | None = None) -> str:
+    """The workload of a preset as a table: prompts and images per concept and source."""
+    s = preset.generation
+    per_image = s.height * s.width * _BYTES_PER_PIXEL[s.generator]
+    lines = [
+        f"preset {preset.name} ({preset.source_file}): generator {s.generator}"
+        + (f" {s.model}" if s.model else "")
+        + f", {s.height}x{s.width}, {s.images_per_prompt} image(s) per prompt, seed {preset.seed}",
+        f"{'concept':<20} {'path':<28} {'forget':>6} {'ref':>5} {'unrel':>5} {'neigh':>5} "
+        f"{'bench':>5} {'images':>7} {'est. size':>10}",
+    ]
+    total_images = 0
+    for spec in specs:
+        work = plan_concept(preset, spec, limit)
+        n = sum(len(v) for v in work.shards.values())
+        total_images += n
+        c = work.prompt_report["counts"]
+        bench = sum(p.benchmark for p in work.prompts)
+        lines.append(
+            f"{spec.name:<20} {spec.taxonomy_path:<28} {c['forget']:>6} {c['reference']:>5} "
+            f"{c['unrelated']:>5} {c['neighbour']:>5} {bench:>5} {n:>7} {_size(n * per_image):>10}"
+        )
+    lines.append(f"{'total (generated)':<49} {'':>29} {total_images:>7} {_size(total_images * per_image):>10}")
+    for src in preset.ingest:
+        lines.append(f"ingest: {src.concept} from {src.source} ({src.source_type}): {', '.join(src.paths)}")
+    return "\n".join(lines)
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n_bytes < 1024 or unit == "TB":
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
+    return ""
+
+
+def _accelerate_state() -> Any:
+    """accelerate's PartialState when running under `accelerate launch` with >1 process."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+def _label(spec: ConceptSpec, prompt_set: str) -> tuple[str, int]:
+    label_id = 1 if prompt_set == "forget" else 0
+    return spec.labels[label_id], label_id
+
+
+def _record_run(run_dir: Path, preset: Preset, works: list[ConceptWork]) -> None:
+    """run.json + concept YAML snapshots + prompts.parquet; refuses a changed recipe."""
+    run_json = run_dir / "run.json"
+    previous: dict[str, Any] = {}
+    if run_json.exists():
+        try:
+            previous = json.loads(run_json.read_text(encoding="utf-8"))
+        except ValueError:
+            raise InputError(f"{run_json}: unreadable; it is not a dataigm RUN folder") from None
+    concepts = dict(previous.get("concepts", {}))
+    for work in works:
+        old = concepts.get(work.spec.name)
+        if old and old.get("fingerprint") != work.fingerprint:
+            raise InputError(
+                f"{run_dir}: {work.spec.name} was generated with a different preset, concept file "
+                "or generation settings; use a new --out folder"
+            )
+        concepts[work.spec.name] = {"fingerprint": work.fingerprint,
+                                    "taxonomy_path": work.spec.taxonomy_path,
+                                    "concept_file": f"concepts/{work.spec.name}.yaml",
+                                    "prompt_report": work.prompt_report}
+        snapshot = run_dir / "concepts" / f"{work.spec.name}.yaml"
+        if Path(work.spec.source_file).resolve() != snapshot.resolve():
+            snapshot.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(work.spec.source_file, snapshot)
+    preset_dict = to_dict(dataclasses.replace(preset, specs=[]))
+    preset_dict.pop("specs", None)
+    atomic_write_json(run_json, {
+        "dataigm_run": 1, "preset": preset_dict, "generation": to_dict(preset.generation),
+        "seed": preset.seed, "concepts": concepts, "versions": json.loads(library_versions()),
+    })
+    # prompts.parquet: the union over every concept generated into this RUN.
+    import pyarrow.parquet as pq
+    import pyarrow as pa
+
+    path = run_dir / "prompts.parquet"
+    names = {w.spec.name for w in works}
+    keep = []
+    if path.exists():
+        old_rows = pq.read_table(path).to_pylist()
+        keep = [r for r in old_rows if r["concept"] not in names]
+    new_rows = keep + [dataclasses.asdict(p) for w in works for p in w.prompts]
+    new_rows.sort(key=lambda r: r["prompt_id"])
+    atomic_write_parquet(pa.Table.from_pylist(new_rows, schema=prompts_table(works[0].prompts).schema)
+                         if new_rows else prompts_table([]), path)
+
+
+def generate(
+    preset: Preset,
+    run_dir: str | Path,
+    specs: list[ConceptSpec] | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> GenerateReport:
+    """Generate (or resume generating) the images of `specs` into RUN. Idempotent."""
+    run_dir = Path(run_dir)
+    specs = specs if specs is not None else preset.specs
+    works = [plan_concept(preset, spec, limit) for spec in specs]
+    state = _accelerate_state()
+    is_main = state is None or state.is_main_process
+    lock = RunLock(run_dir) if is_main else None
+    if lock:
+        lock.__enter__()
+    try:
+        if is_main:
+            _record_run(run_dir, preset, works)
+        store = ImageStore(run_dir)
+        pending: list[tuple[ConceptWork, str, list[WorkItem]]] = []
+        skipped = 0
+        for work in works:
+            for shard, items in work.shards.items():
+                if store.is_finished(shard, [it.id for it in items]):
+                    skipped += 1
+                else:
+                    pending.append((work, shard, items))
+        mine = pending
+        if state is not None:
+            with state.split_between_processes(pending) as part:
+                mine = list(part)
+        generated = _generate_shards(store, preset.generation, specs, mine, progress and is_main)
+        if state is not None:
+            state.wait_for_everyone()
+        per_concept: dict[str, dict[str, int]] = {}
+        if is_main:
+            table = store.rebuild_manifest()
+            for row in table.select(["concept", "label"]).to_pylist():
+                per_concept.setdefault(row["concept"], {}).setdefault(row["label"], 0)
+                per_concept[row["concept"]][row["label"]] += 1
+        return GenerateReport(
+            run_dir=str(run_dir),
+            images_total=sum(len(items) for w in works for items in w.shards.values()),
+            images_generated=generated, shards_skipped=skipped, shards_written=len(mine),
+            per_concept=per_concept,
+        )
+    finally:
+        if lock:
+            lock.__exit__(None, None, None)
+
+
+def _generate_shards(
+    store: ImageStore,
+    settings: GenerationSettings,
+    specs: list[ConceptSpec],
+    shards: list[tuple[ConceptWork, str, list[WorkItem]]],
+    progress: bool,
+) -> int:
+    if not shards:
+        return 0
+    generator = make_generator(settings, specs)
+    versions = library_versions()
+    total = sum(len(items) for _, _, items in shards)
+    done = 0
+    with tqdm(total=total, desc="generate", unit="img", disable=not progress) as bar:
+        for work, shard, items in shards:
+            spec = work.spec
+            store.discard_partial(spec.name, shard)
+            rows: list[dict[str, Any]] = []
+            for start in range(0, len(items), settings.batch_size):
+                batch = items[start:start + settings.batch_size]
+                out = generator.generate([it.prompt.prompt for it in batch], [it.seed for it in batch])
+                if len(out.images) != len(batch):
+                    raise RuntimeError(f"generator returned {len(out.images)} images for {len(batch)} prompts")
+                created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                for item, image in zip(batch, out.images):
+                    png = encode_png(image)
+                    rel = store.image_rel_path(spec.name, shard, item.id)
+                    store.write_image(rel, png)
+                    label, label_id = _label(spec, item.prompt.prompt_set)
+                    p = item.prompt
+                    rows.append({
+                        "id": item.id, "concept": spec.name, "taxonomy_path": spec.taxonomy_path,
+                        "label": label, "label_id": label_id, "source": "generated",
+                        "source_name": str(out.params.get("model_id")), "prompt": p.prompt,
+                        "prompt_set": p.prompt_set, "prompt_id": p.prompt_id, "pair_id": p.pair_id,
+                        "benchmark": p.benchmark, "seed": item.seed, "image_index": item.image_index,
+                        "generator": settings.generator, "model_id": out.params.get("model_id"),
+                        "model_revision": out.params.get("model_revision"),
+                        "scheduler": out.params.get("scheduler"), "steps": out.params.get("steps"),
+                        "guidance": out.params.get("guidance"), "height": image.height,
+                        "width": image.width, "dtype": out.params.get("dtype"), "versions": versions,
+                        "sha256": sha256_bytes(png), "path": rel, "created": created,
+                        "licence": None, "origin": None, "shard": shard,
+                    })
+                done += len(batch)
+                bar.update(len(batch))
+            store.finish_shard(shard, rows)
+    return done
+
+
+def load_run_settings(run_dir: str | Path) -> tuple[GenerationSettings, dict[str, ConceptSpec]]:
+    """The generation settings and concept specs a RUN was generated with."""
+    from dataigm.config import load_dataclass
+
+    run_dir = Path(run_dir)
+    run_json = run_dir / "run.json"
+    if not run_json.exists():
+        raise InputError(f"{run_json}: not found; is {run_dir} a dataigm RUN folder?")
+    info = json.loads(run_json.read_text(encoding="utf-8"))
+    settings = load_dataclass(GenerationSettings, info["generation"], str(run_json), "generation")
+    specs = {name: load_concept(run_dir / meta["concept_file"]) for name, meta in info["concepts"].items()}
+    return settings, specs
+
+
+def regenerate_image(run_dir: str | Path, row: dict[str, Any]) -> Any:
+    """Regenerate one image alone from its manifest row (same prompt, same seed)."""
+    settings, specs = load_run_settings(run_dir)
+    generator = make_generator(settings, list(specs.values()))
+    return generator.generate([row["prompt"]], [int(row["seed"])]).images[0]
