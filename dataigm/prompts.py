@@ -132,14 +132,17 @@ def build_prompt_sets(
     forget_index = 0
     for group, subjects in groups.items():
         rng = random.Random(f"{seed}:{spec.name}:{group}")
-        if spec.kind == "attribute":
-            # One forget prompt per (template, subject, scene); the concept phrase alternates
-            # (IGMU alternates "nude"/"naked"), and the reference prompt must be unique too.
-            candidates = [(t, s, sc, None) for t in recipe.templates for s in subjects for sc in recipe.scenes]
-        else:
-            candidates = [(t, s, sc, p) for t in recipe.templates for s in subjects
-                          for sc in recipe.scenes for p in recipe.concept_phrases]
-        rng.shuffle(candidates)
+        # One forget prompt per (template, subject, scene) first, the concept phrase alternating
+        # (IGMU alternates "nude"/"naked"): then each unrelated prompt derived from it is unique
+        # too. For an attribute the reference prompt must be unique, so that is all there is;
+        # an entity may reuse a frame with another phrase when the frames run out.
+        frames = [(t, s, sc) for t in recipe.templates for s in subjects for sc in recipe.scenes]
+        rng.shuffle(frames)
+        candidates: list[tuple[str, str, str, str | None]] = [(*f, None) for f in frames]
+        if spec.kind == "entity":
+            extra_phrases = [(*f, p) for f in frames for p in recipe.concept_phrases]
+            rng.shuffle(extra_phrases)
+            candidates += extra_phrases
         accepted = 0
         for template, subject, scene, phrase in candidates:
             if accepted >= per_group[group]:
