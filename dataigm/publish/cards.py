@@ -105,13 +105,14 @@ def matching(paths: Iterable[str], patterns: Iterable[str]) -> set[str]:
     return {p for p in paths if any(r.match(p) for r in regexes)}
 
 
-def wants_gate(header: dict[str, Any]) -> bool:
+def wants_gate(header: dict[str, Any], taxonomy: bool = True) -> bool:
     """True when a card header asks for a gated repo.
 
     Signals, any of which is enough: a truthy `gated` key, the Hub's gate-form keys
     (`extra_gated_prompt`, `extra_gated_fields`, ...), a `not-for-all-audiences` tag, or a
     taxonomy anywhere in the header that puts a concept in the `nsfw` domain
-    (`taxonomy_path: nsfw/...` or `domain: nsfw`).
+    (`taxonomy_path: nsfw/...` or `domain: nsfw`; only when `taxonomy` is True, as for datasets:
+    a judge of an nsfw concept holds no such images and is gated only when its card asks).
     """
     if header.get("gated") not in (None, False, "false", "False", "no"):
         return True
@@ -120,7 +121,7 @@ def wants_gate(header: dict[str, Any]) -> bool:
     tags = header.get("tags") or []
     if isinstance(tags, list) and _NSFW_TAGS & {str(t).lower() for t in tags}:
         return True
-    return _mentions_nsfw(header)
+    return taxonomy and _mentions_nsfw(header)
 
 
 def _mentions_nsfw(obj: Any) -> bool:

@@ -29,6 +29,8 @@ T = TypeVar("T")
 class PublishError(DataigmError):
     """The Hub refused or failed a publish (auth, permission, not found, persistent server error)."""
 
+    original: BaseException | None = None  # the huggingface_hub / httpx exception behind it
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -112,7 +114,7 @@ def _status(exc: BaseException) -> int | None:
 def _is_transient(exc: BaseException) -> bool:
     import httpx2
 
-    for err in (exc, exc.__cause__, exc.__context__):
+    for err in (exc, exc.__cause__):
         if err is None:
             continue
         code = _status(err)
@@ -166,7 +168,9 @@ class Session:
                                f"in {delay:g}s")
                     time.sleep(delay)
                     continue
-                raise self.translate(step, exc, attempt) from None
+                error = self.translate(step, exc, attempt)
+                error.original = exc
+                raise error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _short(self, exc: BaseException) -> str:
@@ -219,7 +223,7 @@ class Session:
         try:
             meta = self.call("reading", info, revision)
         except PublishError as err:
-            cause = err.__context__
+            cause = err.original
             if allow_missing and isinstance(cause, RepositoryNotFoundError):
                 return RemoteState(False, None, {}, False, False, None)
             if allow_missing and isinstance(cause, RevisionNotFoundError):
@@ -332,4 +336,5 @@ def _result(session: Session, plan: PublishPlan, sha: str | None, attempts: int,
         repo_id=plan.repo_id, repo_type=plan.repo_type, repo_url=session.repo_url, revision=plan.revision,
         commit_sha=sha, files_uploaded=sorted(f.path_in_repo for f in plan.uploads),
         files_deleted=sorted(plan.deletions), bytes_uploaded=plan.upload_bytes, gated=plan.gated,
-        private=plan.private, dry_run=dry_run, attempts=attempts, plan=plan)
+        private=plan.private, dry_run=dry_run, attempts=attempts, plan=plan,
+        changed=dry_run or sha != plan.parent_sha)

@@ -69,4 +69,5 @@ class PublishResult:
     private: bool
     dry_run: bool
     attempts: int = 0  # commit attempts (1 when the first one went through)
+    changed: bool = True  # False when the remote already had exactly these files (no new commit)
     plan: PublishPlan | None = field(default=None, repr=False)

@@ -189,7 +189,9 @@ class LocalHubServer:
         handler = type("Handler", (_Handler,), {"hub": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-hub", daemon=True)
+        # a short poll interval makes stop() quick (shutdown waits for the serve loop to notice)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="local-hub", daemon=True)
         self._thread.start()
         return self
 
@@ -228,6 +230,8 @@ class LocalHubServer:
             "HF_HUB_DISABLE_PROGRESS_BARS": "1",
             "HF_HUB_OFFLINE": "0",
             "HF_DATASETS_OFFLINE": "0",
+            # datasets pings an S3 URL to count downloads; this switches that off.
+            "HF_UPDATE_DOWNLOAD_COUNTS": "0",
             "NO_PROXY": "127.0.0.1,localhost",
         }
 
