@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 from dataigm.config import load_dataclass, read_yaml
-from dataigm.errors import DataigmError, InputError
+from dataigm.errors import ConfigError, DataigmError, InputError
 
 SPLITS = ("train", "validation", "test")
 # Keys whose shared value forces rows into one split. sha256 is not in the brief's three keys
@@ -193,7 +193,10 @@ def assign_splits(rows: Rows, cfg: SplitConfig | None = None) -> Rows:
     present.
     """
     cfg = cfg or SplitConfig()
-    cfg.validate()
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        raise ConfigError(f"split config: {exc}") from None
     cols, n = _columns(rows)
     for need in ("id", "concept", "source"):
         if need not in cols:

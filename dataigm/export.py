@@ -1,0 +1,671 @@
+"""Export a RUN folder as a Hugging Face dataset folder (parquet shards + README card).
+
+Layout (ARCHITECTURE.md, "Dataset folder"):
+
+    dataset/README.md                           YAML header (configs, dataset_info, licence, gating) + card
+    dataset/<concept>/<split>-00000-of-0000N.parquet
+    dataset/prompts/train-00000-of-00001.parquet
+    dataset/contact_sheets/<concept>.png
+
+Rows come from RUN/curation/kept.parquet when curation ran, else from RUN/manifest.parquet (each
+row then its own near-duplicate cluster). Splits are assigned by dataigm.splits and the leak check
+runs before anything is written. Image bytes are embedded in the shards (`{"bytes", "path"}`), so
+the folder is self-contained, and each file's sha256 is checked against the manifest on the way.
+
+Atomicity: everything is written into a temporary folder next to the target, checked, and then
+swapped into place (old folder renamed aside, new one renamed in, old one removed). A failed export
+removes its temporary folder and leaves an earlier export untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from tqdm.auto import tqdm
+
+from dataigm.errors import ConfigError, DataigmError, InputError
+from dataigm.manifest import read_manifest
+from dataigm.splits import GROUP_KEYS, SPLITS, SplitConfig, assign_splits, check_no_leaks
+from dataigm.taxonomy import ConceptSpec, load_concept
+
+DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000  # the Hub's ~500 MB parquet shard convention
+ROWS_PER_ROW_GROUP = 100  # small row groups: streaming and random access read one group at a time
+ROW_OVERHEAD_BYTES = 1024  # provenance columns + parquet framing per row, so shards stay under the cap
+PROMPTS_CONFIG = "prompts"
+EXPORT_TAG = "dataigm"
+
+# Provenance columns of a concept config, after `image` and `label`, with their datasets types.
+# Every column is nullable (web and real images have no prompt, seed or scheduler).
+PROVENANCE: tuple[tuple[str, str, str], ...] = (
+    ("id", "string", "stable row id (unique across the dataset)"),
+    ("concept", "string", "dataset config name"),
+    ("taxonomy_path", "string", "CatIGMU path domain/kind/concept"),
+    ("source", "string", "generated, web or real"),
+    ("source_name", "string", "generator model or ingest source name"),
+    ("generator", "string", "generator backend (toyworld, tiny, diffusers)"),
+    ("model_id", "string", "text-to-image model id"),
+    ("model_revision", "string", "model revision (commit)"),
+    ("scheduler", "string", "diffusion scheduler class"),
+    ("steps", "int64", "inference steps"),
+    ("guidance", "float64", "classifier-free guidance scale"),
+    ("prompt", "string", "text prompt"),
+    ("prompt_set", "string", "forget, reference, unrelated or neighbour"),
+    ("prompt_id", "string", "prompt id (see the prompts config)"),
+    ("pair_id", "string", "pair id: the same prompt with and without the concept, same seed"),
+    ("benchmark", "bool", "prompt reserved for benchmarking; never in train"),
+    ("seed", "int64", "generator seed of this image"),
+    ("image_index", "int64", "index of the image among those of its prompt"),
+    ("height", "int64", "image height in pixels"),
+    ("width", "int64", "image width in pixels"),
+    ("sha256", "string", "sha256 of the image file bytes"),
+    ("licence", "string", "licence of the image"),
+    ("origin", "string", "original path or URL of an ingested image"),
+    ("dup_cluster", "string", "near-duplicate cluster id (singletons have their own)"),
+    ("judge_score", "float64", "curation judge score, when judge agreement ran"),
+)
+PROMPT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("prompt_id", "string"), ("concept", "string"), ("taxonomy_path", "string"),
+    ("prompt_set", "string"), ("prompt", "string"), ("pair_id", "string"), ("group", "string"),
+    ("benchmark", "bool"), ("names_concept", "bool"),
+)
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote; counts are read back from the written shards."""
+
+    out_dir: Path
+    rows_from: str                                   # "curation/kept.parquet" or "manifest.parquet"
+    configs: list[str]                               # concept configs, then "prompts" if written
+    counts: dict[str, dict[str, int]]                # config -> split -> rows
+    label_counts: dict[str, dict[str, dict[str, int]]]  # concept -> split -> label name -> rows
+    files: list[str]                                 # paths relative to out_dir
+    contact_sheets: list[str] = field(default_factory=list)
+    num_bytes: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"exported {self.rows_from} -> {self.out_dir} ({self.num_bytes / 1e6:.1f} MB, "
+                 f"{len(self.files)} files, {self.seconds:.1f} s)"]
+        for cfg in self.configs:
+            per = ", ".join(f"{s} {n}" for s, n in self.counts.get(cfg, {}).items())
+            lines.append(f"  {cfg}: {per}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def load_rows(run_dir: Path) -> tuple[list[dict[str, Any]], str]:
+    """Rows to export and where they came from. Without curation every row is its own cluster."""
+    kept = run_dir / "curation" / "kept.parquet"
+    if kept.exists():
+        table = read_manifest(kept)
+        source = "curation/kept.parquet"
+    else:
+        table = read_manifest(run_dir / "manifest.parquet")
+        source = "manifest.parquet"
+    rows = table.to_pylist()
+    for r in rows:
+        if not r.get("dup_cluster"):
+            r["dup_cluster"] = f"self:{r.get('id')}"
+        r.setdefault("judge_score", None)
+    if not rows:
+        raise InputError(f"{run_dir / source}: no rows to export")
+    for need in ("id", "concept", "label", "label_id", "source", "path"):
+        if need not in table.column_names:
+            raise InputError(f"{run_dir / source}: missing column '{need}'")
+    return rows, source
+
+
+def load_specs(run_dir: Path, names: Sequence[str]) -> dict[str, ConceptSpec]:
+    """Concept specs: RUN/concepts/<name>.yaml (the run's snapshot) when present, else built-in."""
+    specs: dict[str, ConceptSpec] = {}
+    for name in names:
+        snapshot = run_dir / "concepts" / f"{name}.yaml"
+        try:
+            spec = load_concept(snapshot if snapshot.exists() else name)
+        except ConfigError as exc:
+            raise ConfigError(f"concept '{name}' (from the manifest): {exc}") from None
+        if spec.name != name:
+            raise ConfigError(f"{spec.source_file}: name: '{spec.name}' but the manifest says '{name}'")
+        specs[name] = spec
+    return specs
+
+
+def _check_labels(rows: list[dict[str, Any]], specs: Mapping[str, ConceptSpec], where: str) -> None:
+    for r in rows:
+        spec = specs[r["concept"]]
+        lid = r["label_id"]
+        if lid not in (0, 1) or spec.labels[lid] != r["label"]:
+            raise InputError(
+                f"{where}: row '{r['id']}': label '{r['label']}' with label_id {lid} does not match "
+                f"concept '{spec.name}' labels {spec.labels} (index 0 absent, 1 present)"
+            )
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def concept_features(spec: ConceptSpec) -> "Any":
+    import datasets
+
+    feats: dict[str, Any] = {"image": datasets.Image(), "label": datasets.ClassLabel(names=list(spec.labels))}
+    for name, dtype, _ in PROVENANCE:
+        feats[name] = datasets.Value(dtype)
+    return datasets.Features(feats)
+
+
+def prompt_features(table: pa.Table) -> "Any":
+    import datasets
+
+    known = dict(PROMPT_COLUMNS)
+    feats = {name: datasets.Value(known[name]) for name, _ in PROMPT_COLUMNS if name in table.column_names}
+    extra = datasets.Features.from_arrow_schema(table.schema.remove_metadata())
+    for name in table.column_names:  # keep columns a newer prompts step adds, with their own type
+        if name not in feats:
+            feats[name] = extra[name]
+    return datasets.Features(feats)
+
+
+def _parquet_options(features: Any) -> dict[str, Any]:
+    """The writer options datasets uses for its own parquet files (no compression of image bytes,
+    content-defined chunking so re-uploads dedupe on the Hub), falling back to defaults."""
+    opts: dict[str, Any] = {"write_page_index": True}
+    try:
+        from datasets import config as ds_config
+        from datasets.arrow_writer import get_parquet_column_options
+
+        opts.update(get_parquet_column_options(features, features.arrow_schema))
+        opts["use_content_defined_chunking"] = ds_config.DEFAULT_CDC_OPTIONS
+    except (ImportError, AttributeError):  # pragma: no cover - older datasets
+        pass
+    return opts
+
+
+# ----------------------------------------------------------------------------- shards
+
+
+def plan_shards(sizes: Sequence[int], max_bytes: int) -> list[tuple[int, int]]:
+    """[start, end) row ranges, each holding at most `max_bytes` of image data (>= 1 row)."""
+    shards: list[tuple[int, int]] = []
+    start, acc = 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and acc + size > max_bytes:
+            shards.append((start, i))
+            start, acc = i, 0
+        acc += size
+    if start < len(sizes):
+        shards.append((start, len(sizes)))
+    return shards
+
+
+def _image_bytes(run_dir: Path, row: Mapping[str, Any]) -> bytes:
+    path = run_dir / str(row["path"])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: image of row '{row['id']}' unreadable: {exc.strerror or exc}") from None
+    expected = row.get("sha256")
+    if expected and hashlib.sha256(data).hexdigest() != expected:
+        raise InputError(f"{path}: sha256 differs from the manifest for row '{row['id']}' (file changed?)")
+    return data
+
+
+def _write_shard(path: Path, rows: Sequence[Mapping[str, Any]], run_dir: Path, features: Any,
+                 progress: tqdm) -> None:
+    schema = features.arrow_schema
+    with pq.ParquetWriter(path, schema, **_parquet_options(features)) as writer:
+        for start in range(0, len(rows), ROWS_PER_ROW_GROUP):
+            chunk = rows[start:start + ROWS_PER_ROW_GROUP]
+            batch: dict[str, list[Any]] = {name: [] for name in features}
+            for r in chunk:
+                batch["image"].append({"bytes": _image_bytes(run_dir, r), "path": Path(str(r["path"])).name})
+                batch["label"].append(int(r["label_id"]))
+                for name, _, _ in PROVENANCE:
+                    batch[name].append(r.get(name))
+            encoded = features.encode_batch(batch)
+            writer.write_table(pa.Table.from_pydict(encoded, schema=schema))
+            progress.update(len(chunk))
+
+
+def _write_config(tmp: Path, name: str, rows_by_split: Mapping[str, list[dict[str, Any]]],
+                  run_dir: Path, features: Any, max_bytes: int, progress: tqdm) -> list[str]:
+    files: list[str] = []
+    (tmp / name).mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        rows = rows_by_split.get(split) or []
+        if not rows:
+            continue
+        # A missing file counts 0 here and fails with its name when the shard reads it.
+        sizes = [ROW_OVERHEAD_BYTES + ((run_dir / str(r["path"])).stat().st_size
+                                       if (run_dir / str(r["path"])).exists() else 0) for r in rows]
+        plan = plan_shards(sizes, max_bytes)
+        for k, (a, b) in enumerate(plan):
+            rel = f"{name}/{split}-{k:05d}-of-{len(plan):05d}.parquet"
+            _write_shard(tmp / rel, rows[a:b], run_dir, features, progress)
+            files.append(rel)
+    return files
+
+
+def _write_prompts(tmp: Path, run_dir: Path, concepts: Sequence[str]) -> tuple[list[str], Any]:
+    """The prompts config (one `train` split); ([], None) when the run has no prompts.parquet."""
+    path = run_dir / "prompts.parquet"
+    if not path.exists():
+        return [], None
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise InputError(f"{path}: unreadable parquet: {exc}") from None
+    if "concept" in table.column_names:
+        mask = pa.array([c in set(concepts) for c in table.column("concept").to_pylist()])
+        table = table.filter(mask)
+    if "prompt_id" in table.column_names:
+        table = table.sort_by("prompt_id")
+    features = prompt_features(table)
+    table = table.select(list(features)).cast(features.arrow_schema)
+    rel = f"{PROMPTS_CONFIG}/train-00000-of-00001.parquet"
+    (tmp / PROMPTS_CONFIG).mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, tmp / rel)
+    return [rel], features
+
+
+# ----------------------------------------------------------------------------- card
+
+
+def _read_back(tmp: Path, files: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Counts per config and split from the written shards (what a user will load)."""
+    out: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(lambda: {"rows": 0, "bytes": 0, "cells": Counter()}))
+    for rel in files:
+        config, name = rel.split("/", 1)
+        split = name.split("-", 1)[0]
+        pf = pq.ParquetFile(tmp / rel)
+        entry = out[config][split]
+        entry["rows"] += pf.metadata.num_rows
+        entry["bytes"] += (tmp / rel).stat().st_size
+        if config == PROMPTS_CONFIG:
+            continue
+        nulls = _null_image_bytes(pf)
+        if nulls:
+            raise DataigmError(f"{rel}: {nulls} rows without embedded image bytes")
+        t = pf.read(columns=["label", "source"])
+        for lab, src in zip(t.column("label").to_pylist(), t.column("source").to_pylist()):
+            entry["cells"][(lab, src)] += 1
+    return out
+
+
+def _null_image_bytes(pf: pq.ParquetFile) -> int:
+    """Rows whose image has no embedded bytes, from the column statistics when written
+    (cheap: no image is read), else by reading the column."""
+    meta = pf.metadata
+    leaf = next((j for j in range(meta.num_columns)
+                 if meta.row_group(0).column(j).path_in_schema == "image.bytes"), None) if meta.num_row_groups else None
+    if leaf is not None:
+        stats = [meta.row_group(i).column(leaf).statistics for i in range(meta.num_row_groups)]
+        if all(st is not None and st.has_null_count for st in stats):
+            return sum(st.null_count for st in stats)
+    import pyarrow.compute as pc
+
+    column = pf.read(columns=["image"]).column("image")
+    return sum(pc.sum(pc.is_null(pc.struct_field(chunk, "bytes"))).as_py() or 0 for chunk in column.chunks)
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if n < limit:
+            return name
+    return "10M<n<100M"
+
+
+def _curation_report(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "curation" / "report.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable JSON: {exc}") from None
+
+
+def _curation_steps(report: Any) -> list[dict[str, Any]] | None:
+    """The steps table when the report has the expected shape, else None (the card shows JSON)."""
+    steps = report.get("steps") if isinstance(report, dict) else None
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        return None
+    table = []
+    for s in steps:
+        reasons = s.get("reasons") if isinstance(s.get("reasons"), dict) else {}
+        table.append({"step": str(s.get("step", "?")), "kept": s.get("kept", ""),
+                      "dropped": s.get("dropped", ""),
+                      "reasons": ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "-"})
+    return table
+
+
+def _drops_from_parquet(run_dir: Path, concepts: Sequence[str]) -> list[dict[str, Any]] | None:
+    """Drops per (step, reason) counted from RUN/curation/dropped.parquet, for the exported concepts."""
+    path = run_dir / "curation" / "dropped.parquet"
+    if not path.exists():
+        return None
+    try:
+        cols = [c for c in ("concept", "step", "reason") if c in pq.read_schema(path).names]
+        t = pq.read_table(path, columns=cols).to_pylist()
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise InputError(f"{path}: unreadable parquet: {exc}") from None
+    counts: Counter[tuple[str, str]] = Counter(
+        (str(r.get("step")), str(r.get("reason"))) for r in t if r.get("concept", concepts[0]) in concepts
+    )
+    by_step: dict[str, Counter[str]] = defaultdict(Counter)
+    for (step, reason), n in counts.items():
+        by_step[step][reason] += n
+    return [{"step": step, "kept": "", "dropped": sum(r.values()),
+             "reasons": ", ".join(f"{k}: {v}" for k, v in sorted(r.items()))}
+            for step, r in sorted(by_step.items())]
+
+
+def _generator_settings(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    combos: Counter[tuple[Any, ...]] = Counter()
+    for r in rows:
+        if r.get("source") != "generated":
+            continue
+        combos[(r.get("generator"), r.get("model_id"), r.get("model_revision"), r.get("scheduler"),
+                r.get("steps"), r.get("guidance"), f"{r.get('width')}x{r.get('height')}")] += 1
+    keys = ("generator", "model_id", "model_revision", "scheduler", "steps", "guidance", "size")
+    return [dict(zip(keys, ("" if v is None else v for v in combo)), images=n)
+            for combo, n in sorted(combos.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+
+
+def _card_data(specs: Sequence[ConceptSpec], written: Mapping[str, Mapping[str, Any]],
+               features: Mapping[str, Any], pretty_name: str, total_rows: int) -> Any:
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
+
+    configs = []
+    # The default config is what `load_dataset(repo)` opens without a name: never a gated one
+    # when an ungated concept exists.
+    gated = {s.name for s in specs if s.is_gated}
+    names = list(features)
+    default = next((n for n in names if n not in gated and n != "prompts"), names[0] if names else None)
+    for name in names:
+        entry: dict[str, Any] = {"config_name": name}
+        if name == default:
+            entry["default"] = True
+        entry["data_files"] = [{"split": s, "path": f"{name}/{s}-*"} for s in SPLITS if s in written.get(name, {})]
+        configs.append(entry)
+    licences = sorted({s.licence for s in specs})
+    data = DatasetCardData(
+        license=licences[0] if len(licences) == 1 else "other",
+        task_categories=["image-classification"],
+        size_categories=[_size_category(total_rows)],
+        pretty_name=pretty_name,
+        tags=[EXPORT_TAG, "machine-unlearning", "text-to-image", "concept-detection"]
+        + sorted({f"{s.domain}" for s in specs}),
+        configs=configs,
+    )
+    gated = [s.name for s in specs if s.is_gated]
+    if gated:
+        data["tags"] = [*data["tags"], "not-for-all-audiences"]  # the Hub's flag for sensitive content
+        data["extra_gated_prompt"] = (
+            f"This dataset contains sensitive content ({', '.join(gated)}). It is meant for research "
+            "on concept unlearning and safety classifiers only. By requesting access you agree not "
+            "to redistribute the images and not to use them to generate or promote such content."
+        )
+        data["extra_gated_fields"] = {
+            "Name": "text", "Affiliation": "text",
+            "Intended use": "text",
+            "I agree to use this dataset for research on unlearning and safety only": "checkbox",
+        }
+    infos = DatasetInfosDict()
+    for name, feats in features.items():
+        splits = SplitDict()
+        for s in SPLITS:
+            if s in written.get(name, {}):
+                w = written[name][s]
+                splits.add(SplitInfo(name=s, num_bytes=w["bytes"], num_examples=w["rows"]))
+        size = sum(w["bytes"] for w in written.get(name, {}).values())
+        infos[name] = DatasetInfo(features=feats, splits=splits, download_size=size, dataset_size=size)
+    infos.to_dataset_card_data(data)
+    if isinstance(data.get("dataset_info"), list):  # keep the config order of `configs`
+        order = {name: i for i, name in enumerate(features)}
+        data["dataset_info"] = sorted(data["dataset_info"], key=lambda d: order.get(d["config_name"], 99))
+    return data
+
+
+def render_card(*, run_dir: Path, specs: Sequence[ConceptSpec], rows: Sequence[Mapping[str, Any]],
+                written: Mapping[str, Mapping[str, Any]], features: Mapping[str, Any],
+                split_cfg: SplitConfig, rows_from: str, repo_id: str | None, load_ref: str,
+                contact_sheets: Sequence[str]) -> str:
+    """README.md text: YAML header + body from cards/dataset_card.md.j2."""
+    import cards
+    from huggingface_hub import DatasetCard
+
+    total = sum(w["rows"] for name, per in written.items() if name != PROMPTS_CONFIG for w in per.values())
+    pretty = f"DataIGM: {', '.join(s.name for s in specs)}"
+    data = _card_data(specs, written, features, pretty, total)
+
+    run_json: dict[str, Any] = {}
+    if (run_dir / "run.json").exists():
+        try:
+            run_json = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{run_dir / 'run.json'}: unreadable JSON: {exc}") from None
+    generation = run_json.get("generation") if isinstance(run_json, dict) else None
+    report = _curation_report(run_dir)
+    # The report's steps table when it has the expected shape; else drops counted from
+    # dropped.parquet; the full report is shown as JSON either way.
+    steps = _curation_steps(report) if report is not None else None
+    steps_from = "curation/report.json"
+    if steps is None:
+        steps = _drops_from_parquet(run_dir, [s.name for s in specs])
+        steps_from = "curation/dropped.parquet"
+
+    concept_ctx = []
+    for spec in specs:
+        per = written.get(spec.name, {})
+        cells = sorted({c for w in per.values() for c in w["cells"]})
+        table = [{"label_id": lab, "label": spec.labels[lab], "source": src,
+                  "counts": [per[s]["cells"].get((lab, src), 0) if s in per else 0 for s in SPLITS]}
+                 for lab, src in cells]
+        concept_ctx.append({
+            "name": spec.name, "taxonomy_path": spec.taxonomy_path, "labels": list(spec.labels),
+            "guidance": " ".join(spec.guidance.split()),
+            "forgotten_means": " ".join(spec.forgotten_means.split()),
+            "gated": spec.is_gated, "licence": spec.licence,
+            "split_rows": [per[s]["rows"] if s in per else 0 for s in SPLITS],
+            "table": table,
+            "contact_sheet": f"contact_sheets/{spec.name}.png" if f"contact_sheets/{spec.name}.png" in contact_sheets else "",
+        })
+    body = cards.render(
+        "dataset_card.md.j2",
+        pretty_name=pretty,
+        repo=load_ref,
+        repo_id=repo_id or "",
+        concepts=concept_ctx,
+        splits=list(SPLITS),
+        total_rows=total,
+        prompts_rows=sum(w["rows"] for w in written.get(PROMPTS_CONFIG, {}).values()),
+        rows_from=rows_from,
+        curation_steps=steps,
+        curation_steps_from=steps_from,
+        curation_json=json.dumps(report, indent=2, sort_keys=True, default=str) if report is not None else "",
+        generation_yaml=yaml.safe_dump(generation, sort_keys=True).strip() if isinstance(generation, dict) else "",
+        generator_settings=_generator_settings(rows),
+        fractions=split_cfg.fractions,
+        split_seed=split_cfg.seed,
+        group_keys=list(GROUP_KEYS),
+        provenance=[{"name": n, "dtype": d, "doc": doc} for n, d, doc in PROVENANCE],
+        gated=[s.name for s in specs if s.is_gated],
+    )
+    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
+    return str(card)
+
+
+# ----------------------------------------------------------------------------- the swap
+
+
+def _check_target(out_dir: Path) -> None:
+    """Refuse to replace a folder that is not an earlier dataigm export (e.g. --to ~)."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder")
+    if not any(out_dir.iterdir()):
+        return
+    readme = out_dir / "README.md"
+    try:
+        head = readme.read_text(encoding="utf-8").split("\n---", 1)[0] if readme.exists() else ""
+    except OSError:
+        head = ""
+    if f"- {EXPORT_TAG}" not in head:
+        raise InputError(
+            f"{out_dir}: not empty and not a dataigm export (no README.md tagged '{EXPORT_TAG}'); "
+            "refusing to replace it, choose another --to"
+        )
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            fd = os.open(os.path.join(dirpath, n), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Rename tmp onto out_dir; the previous export is renamed aside first and removed last."""
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        old.rmdir()
+        os.rename(out_dir, old)
+        try:
+            os.rename(tmp, out_dir)
+        except OSError:
+            os.rename(old, out_dir)  # put the earlier export back before reporting
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out_dir)
+
+
+def _make_tmp(out_dir: Path) -> Path:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the dataset folder should be shareable
+    return tmp
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def export_dataset(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    split_cfg: SplitConfig | None = None,
+    repo_id: str | None = None,
+    *,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    contact_sheets: bool = True,
+    per_cell: int = 6,
+) -> ExportReport:
+    """Export RUN as a Hugging Face dataset folder at `out_dir` (replaced atomically).
+
+    One config per concept found in the rows (train / validation / test, leak-free) plus a
+    `prompts` config. `repo_id` only changes the load instructions in the card.
+    """
+    t0 = time.monotonic()
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: RUN folder not found")
+    if max_shard_bytes < 1:
+        raise InputError(f"max_shard_bytes: must be >= 1, got {max_shard_bytes}")
+    split_cfg = split_cfg or SplitConfig()
+
+    rows, rows_from = load_rows(run_dir)
+    names = sorted({str(r["concept"]) for r in rows})
+    specs = load_specs(run_dir, names)
+    _check_labels(rows, specs, str(run_dir / rows_from))
+    rows = assign_splits(rows, split_cfg)
+    check_no_leaks(rows)  # fails the export loudly before anything is written
+    _check_target(out_dir)
+
+    by_config: dict[str, dict[str, list[dict[str, Any]]]] = {n: {s: [] for s in SPLITS} for n in names}
+    for r in sorted(rows, key=lambda r: str(r["id"])):
+        by_config[r["concept"]][r["split"]].append(r)
+
+    tmp = _make_tmp(out_dir)
+    try:
+        features: dict[str, Any] = {}
+        files: list[str] = []
+        with tqdm(total=len(rows), desc="export", unit="img") as progress:
+            for name in names:
+                features[name] = concept_features(specs[name])
+                files += _write_config(tmp, name, by_config[name], run_dir, features[name],
+                                       max_shard_bytes, progress)
+        prompt_files, prompt_feats = _write_prompts(tmp, run_dir, names)
+        if prompt_files:
+            files += prompt_files
+            features[PROMPTS_CONFIG] = prompt_feats
+        sheets: list[str] = []
+        if contact_sheets:
+            from dataigm.contact_sheet import make_contact_sheet
+
+            for name in names:
+                rel = f"contact_sheets/{name}.png"
+                concept_rows = [r for per in by_config[name].values() for r in per]
+                make_contact_sheet(concept_rows, run_dir, tmp / rel, per_cell=per_cell,
+                                   title=f"{name} ({specs[name].taxonomy_path}): {len(concept_rows)} "
+                                         f"images; rows = label x source, caption = split")
+                sheets.append(rel)
+        written = _read_back(tmp, files)
+        load_ref = repo_id or str(out_dir)
+        readme = render_card(run_dir=run_dir, specs=[specs[n] for n in names], rows=rows,
+                             written=written, features=features, split_cfg=split_cfg,
+                             rows_from=rows_from, repo_id=repo_id, load_ref=load_ref,
+                             contact_sheets=sheets)
+        (tmp / "README.md").write_text(readme, encoding="utf-8")
+        for name in names:
+            expected = sum(len(v) for v in by_config[name].values())
+            got = sum(w["rows"] for w in written.get(name, {}).values())
+            if got != expected:
+                raise DataigmError(f"{tmp / name}: wrote {got} rows, expected {expected}")
+        num_bytes = sum((tmp / f).stat().st_size for f in files)
+        _fsync_tree(tmp)
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    counts = {cfg: {s: w["rows"] for s, w in per.items()} for cfg, per in written.items()}
+    label_counts: dict[str, dict[str, dict[str, int]]] = {}
+    for name in names:
+        label_counts[name] = {}
+        for s, w in written.get(name, {}).items():
+            per_label: Counter[str] = Counter()
+            for (lab, _src), n in w["cells"].items():
+                per_label[specs[name].labels[lab]] += n
+            label_counts[name][s] = dict(per_label)
+    return ExportReport(
+        out_dir=out_dir, rows_from=rows_from,
+        configs=names + ([PROMPTS_CONFIG] if PROMPTS_CONFIG in written else []),
+        counts={cfg: counts[cfg] for cfg in names + [PROMPTS_CONFIG] if cfg in counts},
+        label_counts=label_counts, files=sorted(files), contact_sheets=sheets,
+        num_bytes=num_bytes, seconds=time.monotonic() - t0,
+    )
+
