@@ -319,8 +319,31 @@ def load_run_settings(run_dir: str | Path) -> tuple[GenerationSettings, dict[str
     return settings, specs
 
 
-def regenerate_image(run_dir: str | Path, row: dict[str, Any]) -> Any:
-    """Regenerate one image alone from its manifest row (same prompt, same seed)."""
+def _work_order(row: dict[str, Any]) -> tuple:
+    """The order generation walks a shard in (pairs together, forget first)."""
+    return (row["pair_id"], _SET_ORDER[row["prompt_set"]], row["prompt_id"], row["image_index"])
+
+
+def regenerate_image(run_dir: str | Path, row: dict[str, Any], alone: bool = False) -> Any:
+    """Regenerate one image from its manifest row (its prompt and seed).
+
+    By default the batch the image was made in is replayed, which reproduces it exactly: on CPU
+    a matrix product over a different number of rows may sum in another order, so a diffusion
+    image made alone can differ from its batched original by one level in a few pixels.
+    `alone=True` generates just this prompt and seed (exact for toyworld, and what a user does
+    to look at one image).
+    """
+    import pyarrow.parquet as pq
+
     settings, specs = load_run_settings(run_dir)
     generator = make_generator(settings, list(specs.values()))
-    return generator.generate([row["prompt"]], [int(row["seed"])]).images[0]
+    if alone:
+        return generator.generate([row["prompt"]], [int(row["seed"])]).images[0]
+    shard_rows = [r for r in pq.read_table(Path(run_dir) / "manifest.parquet").to_pylist()
+                  if r["shard"] == row["shard"]]
+    shard_rows.sort(key=_work_order)
+    position = next(i for i, r in enumerate(shard_rows) if r["id"] == row["id"])
+    start = position - position % settings.batch_size
+    batch = shard_rows[start:start + settings.batch_size]
+    out = generator.generate([r["prompt"] for r in batch], [int(r["seed"]) for r in batch])
+    return out.images[position - start]
