@@ -81,11 +81,17 @@ class RunLock:
     so a crashed run never leaves a stale lock behind.
     """
 
+    # Re-entrant within one process: `build` holds the lock while its steps take it again.
+    _held: dict[Path, list[Any]] = {}
+
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.run_dir = Path(run_dir)
-        self._fh: Any = None
 
     def __enter__(self) -> "RunLock":
+        key = self.run_dir.resolve()
+        if key in RunLock._held:
+            RunLock._held[key][1] += 1
+            return self
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             fh = open(self.run_dir / ".lock", "a+")
@@ -104,11 +110,16 @@ class RunLock:
         fh.truncate()
         fh.write(f"pid {os.getpid()}")
         fh.flush()
-        self._fh = fh
+        RunLock._held[key] = [fh, 1]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        key = self.run_dir.resolve()
+        entry = RunLock._held.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            del RunLock._held[key]
+            fcntl.flock(entry[0].fileno(), fcntl.LOCK_UN)
+            entry[0].close()
