@@ -1,1 +1,14 @@
-"""placeholder"""
+"""dataigm judges: Lightning + timm training, evaluation, export, the Judge API, folder scoring.
+
+`import detectors` registers the IGMU-head architecture (`dataigm_igmu`) with timm, which
+`timm.create_model("local-dir:JUDGE", pretrained=True)` needs for IGMU-head judges.
+"""
+
+from __future__ import annotations
+
+from detectors import networks as _networks  # noqa: F401  (registers dataigm_igmu with timm)
+from detectors.judge import Judge, JudgePrediction, NudeNetJudge, TrainedJudge, ZeroShotClipJudge
+from detectors.scoring import score_folder, wilson_interval
+
+__all__ = ["Judge", "JudgePrediction", "NudeNetJudge", "TrainedJudge", "ZeroShotClipJudge", "score_folder",
+           "wilson_interval"]

@@ -25,6 +25,7 @@ class ModelConfig:
     freeze_backbone: bool = True
     drop_rate: float = 0.3  # IGMU head dropout
     image_size: int | None = None  # overrides the backbone's input size (flexible-size backbones)
+    cache_features: bool = True  # frozen + no augmentation: encode once (False re-encodes every epoch)
     backbone_args: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -106,7 +107,7 @@ class TrainConfig:
     @property
     def cached_features(self) -> bool:
         """The fast path: a frozen backbone without augmentation is encoded once."""
-        return self.model.freeze_backbone and not self.loader.augment
+        return self.model.freeze_backbone and self.model.cache_features and not self.loader.augment
 
 
 def resolve_preset(preset: str) -> Path:

@@ -91,9 +91,9 @@ def to_rgb_array(image: Any) -> np.ndarray:
     """PIL image, path or array -> HWC uint8 RGB (grey, RGBA and palette images converted)."""
     if isinstance(image, (str, Path)):
         with Image.open(image) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.array(im.convert("RGB"))
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return np.array(image.convert("RGB"))
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)

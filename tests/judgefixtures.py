@@ -145,3 +145,80 @@ def write_image_folder(root: str | Path, methods: dict[str, tuple[int, int]], si
             make_image(int(i < n_pos), rng, size).save(d / f"{i:03d}.png")
     (root / next(iter(methods)) / "broken.png").write_bytes(b"not a png")
     return root
+
+
+def build_tiny_clip(folder: str | Path) -> Path:
+    """A tiny random CLIP (model + in-repo tokenizer + image processor) saved with save_pretrained,
+    so tests load it through the same `from_pretrained(folder)` calls as a real CLIP."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    from dataigm.tiny_vocab import load_tiny_clip_tokenizer, vocab_size
+
+    folder = Path(folder)
+    tok = load_tiny_clip_tokenizer()
+    text = dict(vocab_size=vocab_size(), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                num_attention_heads=2, max_position_embeddings=77, projection_dim=16,
+                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    vision = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                  num_attention_heads=2, projection_dim=16)
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+# Trained judges shared by the detector tests: trained once per test process (the demo preset
+# takes seconds per run) through the same entry points users call.
+_CACHE: dict[str, Path] = {}
+
+
+def _workdir() -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
+    if "work" not in _CACHE:
+        d = Path(tempfile.mkdtemp(prefix="dataigm-judge-tests-"))
+        atexit.register(shutil.rmtree, d, True)
+        _CACHE["work"] = d
+    return _CACHE["work"]
+
+
+def fixture_dataset() -> Path:
+    if "ds" not in _CACHE:
+        _CACHE["ds"] = build_dataset(_workdir() / "ds")
+    return _CACHE["ds"]
+
+
+def demo_judge() -> Path:
+    """A linear-head judge trained with `dataigm train --preset demo` on the fixture dataset."""
+    if "demo" not in _CACHE:
+        from dataigm.cli import main
+
+        out = _workdir() / "judge-demo"
+        rc = main(["train", "--data", str(fixture_dataset()), "--concept", "object_square", "--out", str(out),
+                   "--preset", "demo", "--cache-dir", str(_workdir() / "cache")])
+        assert rc == 0
+        _CACHE["demo"] = out
+    return _CACHE["demo"]
+
+
+def igmu_judge() -> tuple[Path, object]:
+    """A frozen-backbone IGMU-head judge (cached-feature path) trained with train(cfg)."""
+    if "igmu" not in _CACHE:
+        from detectors.config import load_train_config
+        from detectors.train import train
+
+        cfg = load_train_config("demo", dataset=str(fixture_dataset()), concept="object_square",
+                                out=str(_workdir() / "judge-igmu"), cache_dir=str(_workdir() / "cache"),
+                                model={"backbone": "test_resnet", "head": "igmu", "freeze_backbone": True,
+                                       "image_size": 64},
+                                optim={"lr": 0.001, "max_epochs": 8, "patience": 8, "monitor": "val_auroc"},
+                                trainer={"accelerator": "cpu", "progress_bar": False})
+        result = train(cfg)
+        _CACHE["igmu"] = result.out
+        _CACHE["igmu_result"] = result  # type: ignore[assignment]
+    return _CACHE["igmu"], _CACHE["igmu_result"]

@@ -1,16 +1,44 @@
-"""`dataigm evaluate`: not implemented yet."""
+"""`dataigm evaluate`: re-evaluate a judge on a dataset (metrics, slices, plots)."""
 
 from __future__ import annotations
 
 import argparse
 
-from dataigm.errors import DataigmError
-
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("evaluate", help="(not implemented yet)")
+    p = sub.add_parser("evaluate", help="evaluate a judge on a dataset: metrics, slices, ROC and reliability plots")
+    p.add_argument("--judge", required=True, help="judge folder or hub id")
+    p.add_argument("--data", required=True, help="exported dataset folder or hub id")
+    p.add_argument("--concept", default=None, help="dataset config (default: the judge's concept)")
+    p.add_argument("--out", default=None, help="folder for metrics.json, roc.png, reliability.png (default JUDGE/eval)")
+    p.add_argument("--rethreshold", action="store_true",
+                   help="choose a new threshold on this dataset's validation split instead of the judge's own")
+    p.add_argument("--rule", default="max_f1", choices=["max_f1", "target_fpr"], help="threshold rule with --rethreshold")
+    p.add_argument("--target-fpr", type=float, default=0.05)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise DataigmError("'dataigm evaluate' is not implemented yet")
+    from pathlib import Path
+
+    from dataigm.errors import InputError
+    from detectors.data import JudgeDataModule
+    from detectors.evaluate import evaluate, format_report
+    from detectors.judge import TrainedJudge
+
+    judge = TrainedJudge.from_pretrained(args.judge)
+    concept = args.concept or judge.concept
+    if not concept:
+        raise InputError(f"{args.judge}: judge config names no concept; pass --concept")
+    pc = judge.config.get("pretrained_cfg", {})
+    data_config = {"input_size": tuple(pc["input_size"]), "mean": tuple(pc["mean"]), "std": tuple(pc["std"]),
+                   "interpolation": pc.get("interpolation", "bilinear")}
+    dm = JudgeDataModule(args.data, concept, data_config)
+    if dm.label_names != judge.label_names:
+        raise InputError(f"{args.data}: concept {concept!r} labels {dm.label_names} differ from the judge's {judge.label_names}")
+    out = Path(args.out) if args.out else (Path(args.judge) / "eval" if Path(args.judge).is_dir() else Path("eval"))
+    report = evaluate(judge.network, dm, args.rule, args.target_fpr, out_dir=out,
+                      threshold=None if args.rethreshold or len(judge.label_names) != 2 else judge.threshold)
+    print(format_report(report))
+    print(f"metrics written to {out / 'metrics.json'}")
+    return 0
