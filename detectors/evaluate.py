@@ -61,7 +61,12 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, rule: str = "max_f1", target_
         precision, recall, thresholds = C.binary_precision_recall_curve(pt, yt)
         f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)
         best = int(torch.argmax(f1[:-1]))  # the last point has no threshold
-        return float(thresholds[best])
+        cut = float(thresholds[best])
+        # Every threshold between the best cut and the next lower validation score makes the same
+        # validation decisions; the middle of that gap keeps the widest margin on both sides
+        # (the cut itself sits right on a positive score and generalises worst on small sets).
+        below = p[p < cut]
+        return (cut + float(below.max())) / 2 if below.size else cut
     if rule == "target_fpr":
         fpr, tpr, thresholds = C.binary_roc(pt, yt)
         ok = torch.nonzero(fpr <= target_fpr).flatten()
