@@ -38,13 +38,15 @@ def run(quick: bool = False) -> list[dict]:
                     loader={"batch_size": 64}, optim={"lr": 0.01, "max_epochs": epochs, "patience": epochs + 1,
                                                       "monitor": "val_auroc"},
                     trainer={"accelerator": "cpu", "progress_bar": False})
-        # One inference pass of the backbone over the training split (the floor).
+        # One inference pass of the backbone (the floor) over the same images the cache encodes:
+        # train, plus validation and test, which any judge must also encode to be evaluated.
         net = build_network(backbone, "linear", 1)
         dm = JudgeDataModule(str(ds), "object_square", resolve_data_config(net, size), batch_size=64)
-        loader = DataLoader(dm.image_split("train"), batch_size=64)
-        encode(net, loader)  # warm-up (allocator, first-call overheads)
+        loaders = [DataLoader(dm.image_split(s), batch_size=64) for s in ("train", "validation", "test")]
+        encode(build_network(backbone, "linear", 1), loaders[1])  # process warm-up (allocator, kernels)
         t = time.perf_counter()
-        encode(net, loader)
+        for loader in loaders:
+            encode(net, loader)
         one_pass = time.perf_counter() - t
 
         cached = train(load_train_config("demo", out=f"{tmp}/cached", cache_dir=f"{tmp}/cache", **base))
@@ -57,7 +59,7 @@ def run(quick: bool = False) -> list[dict]:
         {"name": "judge_training/reencode_over_cached", "ratio": reencode_s / cached_s, "target": ">= 5",
          "cached_s": round(cached_s, 3), "reencode_s": round(reencode_s, 3), **common},
         {"name": "judge_training/cached_over_one_pass", "ratio": cached_s / one_pass, "target": "<= 1.5",
-         "cached_s": round(cached_s, 3), "one_pass_s": round(one_pass, 3),
+         "baseline": "one backbone pass over train+validation+test", "cached_s": round(cached_s, 3), "one_pass_s": round(one_pass, 3),
          "encode_all_splits_s": round(cached.timings["encode_s"], 3), "fit_on_features_s": round(cached.timings["fit_s"], 3), **common},
     ]
 
