@@ -1,0 +1,201 @@
+"""`dataigm demo`: the whole flow on the built-in default, in a few minutes on a CPU.
+
+1. build the demo DataIGM (toyworld images of the four IGMU concepts): generate, curate, export;
+2. train, evaluate and export one judge per concept (tiny timm backbone);
+3. make a demo "unlearned model": for every benchmark forget prompt (never used for training),
+   images with the concept words kept (`original`), removed (`erased`), and removed for half of
+   the seeds (`half_erased`), with seeds the dataset never used;
+4. score those folders with each concept's judge, and with NudeNet (the field's usual nudity
+   judge) and report the share still showing the concept with a Wilson 95% interval;
+5. write RUN/report.html.
+
+Every step resumes: build skips finished work, a judge already exported is reused, and images
+of the unlearned model are written once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow.parquet as pq
+
+from dataigm.io import RunLock, atomic_write_json, atomic_write_text
+from dataigm.preset import Preset, load_preset
+from dataigm.prompts import clean_prompt
+from dataigm.store import encode_png
+from dataigm.taxonomy import ConceptSpec, format_tree
+
+METHODS = ("original", "half_erased", "erased")
+# Seeds for the unlearned model's images start far from the dataset's (which are hashes below
+# 2**31 of other inputs): fresh noise, as a benchmark should use.
+_SEED_BASE = 10_000_019
+IMAGES_PER_PROMPT = 4
+
+
+@dataclass
+class DemoReport:
+    run_dir: Path
+    report_html: Path
+    seconds: float
+    judges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forgetting: list[dict[str, Any]] = field(default_factory=list)
+
+
+def strip_concept(prompt: str, spec: ConceptSpec) -> str:
+    """The prompt with every alias of the concept removed (longest aliases first)."""
+    for alias in sorted(spec.aliases, key=len, reverse=True):
+        words = r"\s+".join(re.escape(w) for w in alias.split())
+        prompt = re.sub(rf"(?<!\w)(with |in the style of )?{words}( style)?(?!\w)", "", prompt,
+                        flags=re.IGNORECASE)
+    return clean_prompt(prompt)
+
+
+def make_unlearned_outputs(run_dir: Path, preset: Preset, out_dir: Path) -> dict[str, int]:
+    """Images of the demo unlearned model, one subfolder per method, per concept."""
+    from dataigm.generators.base import make_generator
+
+    prompts = pq.read_table(run_dir / "prompts.parquet").to_pylist()
+    generator = make_generator(preset.generation, preset.specs)
+    written: dict[str, int] = {}
+    for spec in preset.specs:
+        forget = [p for p in prompts if p["concept"] == spec.name and p["prompt_set"] == "forget"
+                  and p["benchmark"]]
+        folder = out_dir / spec.name
+        done = folder / ".done"
+        if done.exists():
+            written[spec.name] = int(done.read_text())
+            continue
+        jobs: list[tuple[str, str, int]] = []  # (relative path, prompt, seed)
+        for i, p in enumerate(forget):
+            for k in range(IMAGES_PER_PROMPT):
+                seed = _SEED_BASE + i * IMAGES_PER_PROMPT + k
+                erased = strip_concept(p["prompt"], spec)
+                for method in METHODS:
+                    keep = method == "original" or (method == "half_erased" and k % 2 == 0)
+                    jobs.append((f"{method}/{p['prompt_id']}-{k}.png", p["prompt"] if keep else erased, seed))
+        for start in range(0, len(jobs), preset.generation.batch_size):
+            batch = jobs[start:start + preset.generation.batch_size]
+            out = generator.generate([j[1] for j in batch], [j[2] for j in batch])
+            for (rel, _, _), image in zip(batch, out.images):
+                path = folder / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(encode_png(image))
+        atomic_write_text(done, str(len(jobs)))
+        written[spec.name] = len(jobs)
+    return written
+
+
+def _train_judge(dataset_dir: Path, spec: ConceptSpec, out: Path, judge_preset: str) -> dict[str, Any]:
+    from detectors.config import load_train_config
+    from detectors.train import train
+
+    metrics_path = out / "metrics.json"
+    if not ((out / "model.safetensors").exists() and metrics_path.exists()):
+        cfg = load_train_config(judge_preset, data=str(dataset_dir), concept=spec.name, out=str(out))
+        train(cfg)
+    return json.loads(metrics_path.read_text(encoding="utf-8"))
+
+
+def _score(judge_ref: str, folder: Path, out: Path, concept: str) -> dict[str, Any]:
+    from detectors.judge import Judge
+    from detectors.scoring import score_folder, write_report
+
+    summary_path = out / "summary.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text(encoding="utf-8"))
+    judge = Judge.from_pretrained(judge_ref, concept=concept)
+    result = score_folder(judge, folder)
+    write_report(result, out)
+    return json.loads(summary_path.read_text(encoding="utf-8"))
+
+
+def run_demo(run_dir: str | Path, log: Callable[[str], None] = print, progress: bool = True) -> DemoReport:
+    from pipelines.build import build
+
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    preset = load_preset("demo")
+    judge_preset = preset.judge or "demo"
+    with RunLock(run_dir):
+        built = build(preset, run_dir, progress=progress, log=log)
+        dataset_dir = Path(built.dataset_dir)
+        log("[judges] train, evaluate and export one judge per concept")
+        judges: dict[str, dict[str, Any]] = {}
+        for spec in preset.specs:
+            t0 = time.perf_counter()
+            judges[spec.name] = _train_judge(dataset_dir, spec, run_dir / "judges" / spec.name, judge_preset)
+            test = judges[spec.name]["test"]["overall"]
+            log(f"      {spec.name}: test accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, "
+                f"ECE {test['ece']:.3f} ({time.perf_counter() - t0:.0f} s)")
+        log("[unlearned] demo unlearned model: benchmark prompts with concept words kept / removed")
+        make_unlearned_outputs(run_dir, preset, run_dir / "unlearned")
+        log("[score] share of images still showing the concept")
+        forgetting: list[dict[str, Any]] = []
+        for spec in preset.specs:
+            folder = run_dir / "unlearned" / spec.name
+            judges_for = [("dataigm", str(run_dir / "judges" / spec.name))]
+            if spec.domain == "nsfw":
+                judges_for.append(("nudenet", "nudenet"))
+            for judge_name, ref in judges_for:
+                summary = _score(ref, folder, run_dir / "scores" / spec.name / judge_name, spec.name)
+                for method, s in (summary.get("per_method") or {}).items():
+                    forgetting.append({"concept": spec.name, "judge": judge_name, "method": method, **s})
+        atomic_write_json(run_dir / "forgetting.json", forgetting)
+        report_html = write_report_html(run_dir, preset, built, judges, forgetting)
+    return DemoReport(run_dir=run_dir, report_html=report_html, seconds=time.perf_counter() - start,
+                      judges=judges, forgetting=forgetting)
+
+
+def write_report_html(run_dir: Path, preset: Preset, built: Any, judges: dict[str, dict[str, Any]],
+                      forgetting: list[dict[str, Any]]) -> Path:
+    from cards import render
+
+    export = built.export
+    curation = built.curate
+    concepts = []
+    for spec in preset.specs:
+        m = judges[spec.name]
+        concepts.append({
+            "name": spec.name, "path": spec.taxonomy_path, "labels": spec.labels,
+            "counts": export.counts.get(spec.name, {}),
+            "label_counts": export.label_counts.get(spec.name, {}),
+            "contact_sheet": f"dataset/contact_sheets/{spec.name}.png",
+            "test": m["test"]["overall"], "threshold": m["threshold"],
+            "roc": f"judges/{spec.name}/roc.png", "reliability": f"judges/{spec.name}/reliability.png",
+            "judge_dir": f"judges/{spec.name}",
+        })
+    html = render(
+        "report.html.j2",
+        taxonomy=format_tree(preset.specs),
+        concepts=concepts,
+        forgetting=forgetting,
+        curation=_curation_rows(curation),
+        dataset_dir="dataset",
+        preset=preset.name,
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    path = run_dir / "report.html"
+    atomic_write_text(path, html)
+    return path
+
+
+def _curation_rows(curation: Any) -> list[dict[str, Any]]:
+    """Drops per step and reason, from the curation report object."""
+    report_path = getattr(curation, "report_path", None)
+    data: Any = None
+    if report_path and Path(report_path).exists():
+        data = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    elif hasattr(curation, "to_dict"):
+        data = curation.to_dict()
+    rows = []
+    for step in (data or {}).get("steps", []):
+        for reason, n in (step.get("reasons") or {}).items():
+            rows.append({"step": step.get("step"), "reason": reason, "dropped": n})
+        if not step.get("reasons"):
+            rows.append({"step": step.get("step"), "reason": "-", "dropped": step.get("dropped", 0)})
+    return rows
