@@ -80,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"dataigm: error: {one_line(err)}", file=sys.stderr)
             return err.exit_code
         raise
+    except OSError as exc:
+        # Disk full, permission denied, read-only or missing folders: the environment, not a bug.
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"dataigm: error: {where}{one_line(exc.strerror or exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dataigm: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
