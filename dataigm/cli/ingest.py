@@ -1,16 +1,37 @@
-"""`dataigm ingest`: not implemented yet."""
+"""`dataigm ingest RUN --concept C --source NAME [--label L] PATH...`: add real or web images."""
 
 from __future__ import annotations
 
 import argparse
 
-from dataigm.errors import DataigmError
-
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("ingest", help="(not implemented yet)")
+    p = sub.add_parser(
+        "ingest",
+        help="add real/web images (folders, ImageFolder trees, parquet, webdataset tars) to a RUN",
+        description="Decode, normalise to RGB PNG (written once, content-addressed) and add manifest "
+                    "rows for images from folders, ImageFolder trees (class folders named like the "
+                    "concept's labels), parquet files with an image column, and webdataset / "
+                    "img2dataset tar shards. Unusable files are rejected with a reason and listed "
+                    "in RUN/ingest/<source>/rejected.parquet.",
+    )
+    p.add_argument("run", help="RUN folder")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image folders, files, .parquet or .tar shards")
+    p.add_argument("--concept", required=True, help="built-in concept name or concept YAML path")
+    p.add_argument("--source", required=True, dest="source_name", help="source name (e.g. laion, imagenet)")
+    p.add_argument("--label", help="give every image this label (otherwise from class folders / label columns)")
+    p.add_argument("--source-type", choices=("real", "web"), default="real")
+    p.add_argument("--licence", "--license", dest="licence", help="licence recorded for rows that have none")
+    p.add_argument("--shard-size", type=int, default=1000, help="manifest rows per shard (default 1000)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise DataigmError("'dataigm ingest' is not implemented yet")
+    from dataigm.ingest import ingest
+    from dataigm.taxonomy import load_concept
+
+    spec = load_concept(args.concept)
+    report = ingest(args.run, spec, args.paths, args.source_name, label=args.label,
+                    source_type=args.source_type, licence=args.licence, shard_size=args.shard_size)
+    print(report.summary())
+    return 0

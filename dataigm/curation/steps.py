@@ -1,0 +1,254 @@
+"""Curation steps. Each gets the rows still kept and returns the ones it drops, with a reason.
+
+datatrove habit: a step does one thing; its verdict per row is keep, or drop with a reason
+string `code` or `code:detail` (the code is what reports count, the detail says which file or
+which duplicate). Steps work on cached per-image facts (facts.py), never on pixels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dataigm.curation.config import CurationConfig
+from dataigm.curation.judges import CACHE_NAME as JUDGE_CACHE
+from dataigm.curation.judges import ImageScorer, cached_scores, nudenet_available, resolve_scorer
+from dataigm.curation.near_dup import cluster_labels, near_pairs
+
+
+@dataclass
+class Context:
+    run_dir: Path
+    config: CurationConfig
+    facts: pd.DataFrame                        # by sha256
+    fact_errors: dict[str, tuple[str, str]]    # sha256 -> (code, detail)
+    scorers: dict[str, ImageScorer] = field(default_factory=dict)
+    progress: bool = True
+    notes: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)     # per-step report sections
+    columns: dict[str, pd.Series] = field(default_factory=dict)  # extra output columns by id
+
+
+class Step:
+    name = "step"
+
+    def enabled(self, config: CurationConfig) -> bool:
+        return True
+
+    def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
+        """`rows` is indexed by id; return reasons (str) indexed by the ids to drop."""
+        raise NotImplementedError
+
+
+def _drops(ids: list[str], reasons: list[str]) -> pd.Series:
+    return pd.Series(reasons, index=pd.Index(ids, name="id"), dtype=object)
+
+
+class Validation(Step):
+    name = "validation"
+
+    def enabled(self, config: CurationConfig) -> bool:
+        return config.validation.enabled
+
+    def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
+        cfg = ctx.config.validation
+        ids, reasons = [], []
+        known = rows["sha256"].isin(ctx.facts.index).to_numpy()
+        f = ctx.facts.reindex(rows["sha256"])
+        w = f["width"].fillna(0).to_numpy(np.int64)
+        h = f["height"].fillna(0).to_numpy(np.int64)
+        non_rgb = int(((f["mode"] != "RGB") & known).sum())
+        for i, (rid, sha, rel) in enumerate(zip(rows.index, rows["sha256"], rows["path"])):
+            small, large = min(w[i], h[i]), max(w[i], h[i])
+            if rel is None or not (ctx.run_dir / str(rel)).is_file():
+                reason = f"missing_file:{rel}"
+            elif not known[i]:
+                code, detail = ctx.fact_errors.get(sha, ("undecodable", "no facts"))
+                reason = f"{code}:{detail}"
+            elif small < cfg.min_side:
+                reason = f"too_small:{w[i]}x{h[i]}"
+            elif large > cfg.max_side:
+                reason = f"too_large:{w[i]}x{h[i]}"
+            elif large / small > cfg.max_aspect:
+                reason = f"aspect_ratio:{large / small:.2f}"
+            else:
+                continue  # non-RGB files stay (loaders convert to RGB); counted for the report
+            ids.append(rid)
+            reasons.append(reason)
+        ctx.info["validation"] = {"non_rgb_kept": int(non_rgb)}
+        return _drops(ids, reasons)
+
+
+def _same_pair(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and not (isinstance(a, float) and np.isnan(a)) and a == b
+
+
+def _resolve_group(members: pd.DataFrame, prefix: str) -> tuple[list[str], list[str]]:
+    """Members in keep-priority order: each is dropped if an earlier kept member has the same
+    label and is not its pair partner (forget/reference images of one pair are meant to look
+    alike, and rows of other labels are a label conflict, not redundancy)."""
+    kept: list[tuple[str, Any, Any]] = []
+    ids, reasons = [], []
+    for rid, label, pair in zip(members.index, members["label"], members["pair_id"]):
+        match = next((k for k, kl, kp in kept if kl == label and not _same_pair(kp, pair)), None)
+        if match is None:
+            kept.append((rid, label, pair))
+        else:
+            ids.append(rid)
+            reasons.append(f"{prefix}:{match}")
+    return ids, reasons
+
+
+def _priority(rows: pd.DataFrame, facts: pd.DataFrame, prefer: str = "id") -> pd.DataFrame:
+    """Deterministic keep order: by id, or most pixels first then id."""
+    if prefer == "id":
+        return rows.sort_index(kind="stable")
+    px = facts.loc[rows["sha256"], "width"].to_numpy(np.int64) * facts.loc[rows["sha256"], "height"].to_numpy(np.int64)
+    out = rows.assign(_pixels=px, _id=rows.index)
+    return out.sort_values(["_pixels", "_id"], ascending=[False, True])
+
+
+def _scopes(rows: pd.DataFrame, scope: str) -> list[pd.DataFrame]:
+    if scope == "all":
+        return [rows]
+    return [g for _, g in rows.groupby("concept", sort=True, dropna=False)]
+
+
+class ExactDedup(Step):
+    name = "exact_dedup"
+
+    def enabled(self, config: CurationConfig) -> bool:
+        return config.exact_dedup.enabled
+
+    def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
+        ids, reasons = [], []
+        ordered = _priority(rows, ctx.facts, ctx.config.near_dedup.prefer)
+        for group in _scopes(ordered, ctx.config.near_dedup.scope):
+            dup = group[group.duplicated("sha256", keep=False)]
+            for _, members in dup.groupby("sha256", sort=True):
+                i, r = _resolve_group(members, "exact_duplicate_of")
+                ids += i
+                reasons += r
+        return _drops(ids, reasons)
+
+
+class NearDedup(Step):
+    name = "near_dedup"
+
+    def enabled(self, config: CurationConfig) -> bool:
+        return config.near_dedup.enabled
+
+    def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
+        cfg = ctx.config.near_dedup
+        ids, reasons = [], []
+        clusters = pd.Series(rows.index.to_numpy(), index=rows.index, dtype=object)
+        n_pairs = 0
+        sizes: list[int] = []
+        start = time.perf_counter()
+        ordered = _priority(rows, ctx.facts, ctx.config.near_dedup.prefer)
+        for group in _scopes(ordered, cfg.scope):
+            codes = ctx.facts.loc[group["sha256"], cfg.hash].to_numpy(np.uint64)
+            pairs = near_pairs(codes, cfg.radius, cfg.method)
+            n_pairs += len(pairs)
+            labels = cluster_labels(len(group), pairs)
+            counts = np.bincount(labels)
+            multi = np.flatnonzero(counts > 1)
+            if multi.size == 0:
+                continue
+            # Rows are in priority order, so a cluster's first row is its representative.
+            member_rows = np.flatnonzero(counts[labels] > 1)
+            by_cluster = pd.Series(member_rows).groupby(labels[member_rows])
+            for _, positions in by_cluster:
+                members = group.iloc[positions.to_numpy()]
+                clusters.loc[members.index] = members.index[0]
+                sizes.append(len(members))
+                i, r = _resolve_group(members, "near_duplicate_of")
+                ids += i
+                reasons += r
+        ctx.columns["dup_cluster"] = clusters
+        ctx.info["near_dedup"] = {
+            "hash": cfg.hash, "radius": cfg.radius, "method": cfg.method, "pairs": int(n_pairs),
+            "clusters_with_duplicates": len(sizes), "largest_cluster": max(sizes, default=1),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        return _drops(ids, reasons)
+
+
+class Quality(Step):
+    name = "quality"
+
+    def enabled(self, config: CurationConfig) -> bool:
+        return config.quality.enabled
+
+    def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
+        cfg = ctx.config.quality
+        f = ctx.facts.loc[rows["sha256"]]
+        side = np.minimum(f["width"].to_numpy(np.int64), f["height"].to_numpy(np.int64))
+        std = f["grey_std"].to_numpy(np.float64)
+        ent = f["entropy"].to_numpy(np.float64)
+        ids, reasons = [], []
+        for rid, s, sd, e in zip(rows.index, side, std, ent):
+            if s < cfg.min_side:
+                reasons.append(f"low_resolution:{s}px")
+            elif sd < cfg.min_std:
+                reasons.append(f"flat_image:std={sd:.2f}")
+            elif e < cfg.min_entropy:
+                reasons.append(f"low_entropy:{e:.2f}bits")
+            else:
+                continue
+            ids.append(rid)
+        return _drops(ids, reasons)
+
+
+class JudgeAgreement(Step):
+    name = "judge_agreement"
+
+    def enabled(self, config: CurationConfig) -> bool:
+        return config.judge_agreement.enabled
+
+    def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
+        ids, reasons = [], []
+        scores_col = pd.Series(np.nan, index=rows.index, dtype=float)
+        flags = pd.Series(pd.NA, index=rows.index, dtype="boolean")
+        info: dict[str, Any] = {}
+        cache = ctx.run_dir / "curation" / JUDGE_CACHE
+        for concept, cfg in sorted(ctx.config.judge_agreement.concepts.items()):
+            sub = rows[rows["concept"] == concept]
+            if sub.empty:
+                continue
+            scorer = ctx.scorers.get(concept)
+            if scorer is None:
+                scorer = resolve_scorer(cfg.judge, cfg.nudenet_classes, cfg.batch_size,
+                                        source=f"judge_agreement.concepts.{concept}.judge")
+            if scorer is None:
+                why = ("nudenet is not installed (pip install 'dataigm[nsfw]')"
+                       if cfg.judge == "auto" and not nudenet_available() else f"judge is '{cfg.judge}'")
+                ctx.notes.append(f"judge_agreement: {concept}: skipped, {why}")
+                info[concept] = {"judge": None, "skipped": why}
+                continue
+            scores, computed, cached = cached_scores(scorer, sub, ctx.run_dir, cache, cfg.batch_size,
+                                                     ctx.progress)
+            s = sub["sha256"].map(scores).astype(float)
+            scores_col.loc[sub.index] = s
+            present = sub["label_id"].to_numpy() == 1
+            disagree = np.where(present, s < cfg.threshold - cfg.margin, s >= cfg.threshold + cfg.margin)
+            flags.loc[sub.index] = disagree
+            bad = sub.index[disagree]
+            if cfg.action == "drop":
+                ids += list(bad)
+                reasons += [f"judge_disagrees:{scorer.name}={v:.3f}" for v in s[disagree]]
+            info[concept] = {"judge": scorer.name, "action": cfg.action, "threshold": cfg.threshold,
+                             "margin": cfg.margin, "scored": computed, "cached": cached,
+                             "disagree": int(disagree.sum())}
+        ctx.columns["judge_score"] = scores_col
+        ctx.columns["judge_disagrees"] = flags
+        ctx.info["judge_agreement"] = info
+        return _drops(ids, reasons)
+
+
+STEPS: tuple[type[Step], ...] = (Validation, ExactDedup, NearDedup, Quality, JudgeAgreement)
