@@ -123,11 +123,8 @@ def load_preset(ref: str) -> Preset:
 
 def _validate_sections(preset: Preset, source: str) -> None:
     """Curation and split sections are owned by their modules; validate them here too."""
-    try:  # INTEGRATION: remove this guard once curation and splits have landed
-        from dataigm.curation.config import CurationConfig
-        from dataigm.splits import SplitConfig
-    except ImportError:
-        return
+    from dataigm.curation.config import CurationConfig
+    from dataigm.splits import SplitConfig
 
     load_dataclass(CurationConfig, preset.curation, source, "curation")
     load_dataclass(SplitConfig, preset.split, source, "split")
