@@ -583,6 +583,7 @@ def export_dataset(
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     contact_sheets: bool = True,
     per_cell: int = 6,
+    progress: bool = True,
 ) -> ExportReport:
     """Export RUN as a Hugging Face dataset folder at `out_dir` (replaced atomically).
 
@@ -613,11 +614,11 @@ def export_dataset(
     try:
         features: dict[str, Any] = {}
         files: list[str] = []
-        with tqdm(total=len(rows), desc="export", unit="img") as progress:
+        with tqdm(total=len(rows), desc="export", unit="img", disable=not progress) as bar:
             for name in names:
                 features[name] = concept_features(specs[name])
                 files += _write_config(tmp, name, by_config[name], run_dir, features[name],
-                                       max_shard_bytes, progress)
+                                       max_shard_bytes, bar)
         prompt_files, prompt_feats = _write_prompts(tmp, run_dir, names)
         if prompt_files:
             files += prompt_files

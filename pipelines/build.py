@@ -61,9 +61,9 @@ def build(
             paths = [p if Path(p).is_absolute() else str(preset_dir / p) for p in src.paths]
             report.ingest.append(ingest(run_dir, preset.spec(src.concept), paths, src.source,
                                         label=src.label, source_type=src.source_type,
-                                        licence=src.licence))
+                                        licence=src.licence, progress=progress))
         log("[3/4] curate")
-        report.curate = curate(run_dir, curation_cfg)
+        report.curate = curate(run_dir, curation_cfg, progress=progress)
         log("[4/4] export")
-        report.export = export_dataset(run_dir, run_dir / "dataset", split_cfg)
+        report.export = export_dataset(run_dir, run_dir / "dataset", split_cfg, progress=progress)
     return report

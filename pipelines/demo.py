@@ -90,13 +90,15 @@ def make_unlearned_outputs(run_dir: Path, preset: Preset, out_dir: Path) -> dict
     return written
 
 
-def _train_judge(dataset_dir: Path, spec: ConceptSpec, out: Path, judge_preset: str) -> dict[str, Any]:
+def _train_judge(dataset_dir: Path, spec: ConceptSpec, out: Path, judge_preset: str,
+                 progress: bool = True) -> dict[str, Any]:
     from detectors.config import load_train_config
     from detectors.train import train
 
     metrics_path = out / "metrics.json"
     if not ((out / "model.safetensors").exists() and metrics_path.exists()):
-        cfg = load_train_config(judge_preset, data=str(dataset_dir), concept=spec.name, out=str(out))
+        cfg = load_train_config(judge_preset, dataset=str(dataset_dir), concept=spec.name, out=str(out))
+        cfg.trainer.progress_bar = progress
         train(cfg)
     return json.loads(metrics_path.read_text(encoding="utf-8"))
 
@@ -128,8 +130,9 @@ def run_demo(run_dir: str | Path, log: Callable[[str], None] = print, progress: 
         judges: dict[str, dict[str, Any]] = {}
         for spec in preset.specs:
             t0 = time.perf_counter()
-            judges[spec.name] = _train_judge(dataset_dir, spec, run_dir / "judges" / spec.name, judge_preset)
-            test = judges[spec.name]["test"]["overall"]
+            judges[spec.name] = _train_judge(dataset_dir, spec, run_dir / "judges" / spec.name, judge_preset,
+                                             progress)
+            test = judges[spec.name]["test"]
             log(f"      {spec.name}: test accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, "
                 f"ECE {test['ece']:.3f} ({time.perf_counter() - t0:.0f} s)")
         log("[unlearned] demo unlearned model: benchmark prompts with concept words kept / removed")
@@ -165,7 +168,7 @@ def write_report_html(run_dir: Path, preset: Preset, built: Any, judges: dict[st
             "counts": export.counts.get(spec.name, {}),
             "label_counts": export.label_counts.get(spec.name, {}),
             "contact_sheet": f"dataset/contact_sheets/{spec.name}.png",
-            "test": m["test"]["overall"], "threshold": m["threshold"],
+            "test": m["test"], "threshold": m["threshold"],
             "roc": f"judges/{spec.name}/roc.png", "reliability": f"judges/{spec.name}/reliability.png",
             "judge_dir": f"judges/{spec.name}",
         })
