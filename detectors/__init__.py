@@ -6,7 +6,13 @@
 
 from __future__ import annotations
 
-from detectors import networks as _networks  # noqa: F401  (registers dataigm_igmu with timm)
+import os
+
+# albumentations asks pypi.org for a newer version at import time; judges run on offline and
+# air-gapped machines and must make no network call of their own.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+from detectors import networks as _networks  # noqa: E402,F401  (registers dataigm_igmu with timm)
 from detectors.judge import Judge, JudgePrediction, NudeNetJudge, TrainedJudge, ZeroShotClipJudge
 from detectors.scoring import score_folder, wilson_interval
 

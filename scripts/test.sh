@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# The test command: set up .venv, then run the whole suite. Extra arguments go to pytest.
+# The test command: set up .venv (and Debian's chromium for the report test), then run the
+# whole suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing Debian's chromium for the report screenshot test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "test: chromium not found and cannot install it here; the report test will be skipped" >&2
+  fi
+fi
 exec .venv/bin/python -m pytest "$@"

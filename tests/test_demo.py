@@ -1,0 +1,179 @@
+"""End to end on the real demo run: `dataigm demo` in a real process, then everything a user
+checks: the dataset configs load, nothing leaks across splits, the card tells the truth, the
+judges meet their targets and round-trip, the forgetting table reads right, the report renders
+in Chromium, and the dataset and a judge survive a trip through a (local) Hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hubfixtures import loopback_only  # noqa: F401 - fixture: online to 127.0.0.1 only
+
+IGMU = ["nudity", "style_vangogh", "object_church", "object_parachute"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("demo") / "run"
+    proc = subprocess.run([sys.executable, "-m", "dataigm", "demo", "--out", str(run), "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"report:   {run / 'report.html'}" in proc.stdout
+    return run
+
+
+def test_dataset_has_four_igmu_configs_and_prompts_that_load(demo: Path) -> None:
+    from datasets import load_dataset
+
+    from dataigm.splits import check_no_leaks
+
+    for name in IGMU:
+        dd = load_dataset(str(demo / "dataset"), name)
+        assert set(dd) == {"train", "validation", "test"}
+        rows = []
+        for split, ds in dd.items():
+            assert set(ds["label"]) == {0, 1}, (name, split)
+            rows += [dict(r, split=split) for r in ds.remove_columns("image")]
+        check_no_leaks(rows)  # no pair, prompt or near-duplicate cluster crosses splits
+        assert not [r for r in rows if r["benchmark"] and r["split"] == "train"]
+        assert dd["train"].features["label"].names[0] in ("safe", "non_vangogh", "other")
+    prompts = load_dataset(str(demo / "dataset"), "prompts", split="train")
+    assert set(prompts["concept"]) == set(IGMU)
+
+
+def test_card_counts_are_the_real_counts(demo: Path) -> None:
+    import pyarrow.parquet as pq
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(demo / "dataset" / "README.md")
+    infos = {i["config_name"]: i for i in card.data.to_dict()["dataset_info"]}
+    for name in IGMU:
+        for split in infos[name]["splits"]:
+            files = sorted((demo / "dataset" / name).glob(f"{split['name']}-*.parquet"))
+            assert split["num_examples"] == sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    assert card.data.to_dict().get("extra_gated_prompt")  # nudity makes the dataset gated
+
+
+def test_judges_meet_targets_and_report_calibration(demo: Path) -> None:
+    for name in IGMU:
+        metrics = json.loads((demo / "judges" / name / "metrics.json").read_text())
+        test = metrics["test"]
+        assert test["accuracy"] >= 0.95 and test["auroc"] >= 0.98, (name, test)
+        assert test["ece"] is not None
+        config = json.loads((demo / "judges" / name / "config.json").read_text())
+        assert config["dataigm"]["concept"] == name and 0 < config["dataigm"]["threshold"] < 1
+        assert not list((demo / "judges" / name).rglob("*.ckpt"))
+
+
+def test_forgetting_table_reads_right(demo: Path) -> None:
+    rows = json.loads((demo / "forgetting.json").read_text())
+    ours = {(r["concept"], r["method"]): r for r in rows if r["judge"] == "dataigm"}
+    for name in IGMU:
+        assert ours[(name, "original")]["share"] >= 0.9
+        assert ours[(name, "erased")]["share"] <= 0.1
+        half = ours[(name, "half_erased")]
+        assert half["ci_low"] <= 0.5 <= half["ci_high"]
+    assert {r["method"] for r in rows if r["judge"] == "nudenet"} == {"original", "half_erased", "erased"}
+
+
+def test_judge_round_trips_through_timm_local_dir(demo: Path) -> None:
+    import numpy as np
+    import timm
+    import torch
+    from PIL import Image
+
+    from detectors.export import load_network
+    from detectors.judge import Judge
+
+    folder = demo / "judges" / "object_church"
+    ours, _ = load_network(folder)
+    theirs = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(ours.eval()(x), theirs(x))
+    judge = Judge.from_pretrained(str(folder))
+    kept = sorted((demo / "unlearned" / "object_church" / "original").glob("*.png"))[:6]
+    erased = sorted((demo / "unlearned" / "object_church" / "erased").glob("*.png"))[:6]
+    pred = judge.predict([Image.open(p).convert("RGB") for p in kept + erased])
+    assert pred.decisions.tolist() == [True] * len(kept) + [False] * len(erased)
+    assert np.array_equal(pred.decisions, pred.probabilities >= judge.threshold)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_renders_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing on CI: scripts/test.sh installs it")
+        pytest.skip("chromium is not installed (scripts/test.sh installs it)")
+    report = demo / "report.html"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, *flags, "--window-size=1200,2400", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    for section in ("taxonomy", "dataset", "judges", "forgetting"):
+        assert f'<section id="{section}">' in dom
+    for heading in ("Taxonomy", "Dataset", "Contact sheets", "Judges", "Forgetting"):
+        assert f">{heading}<" in dom
+    sources = re.findall(r'<img[^>]+src="([^"]+)"', dom)
+    assert len(sources) == 4 * 3  # a contact sheet, a ROC curve and a reliability diagram per concept
+    assert all((demo / s).is_file() for s in sources)
+    from PIL import Image, ImageStat
+
+    image = Image.open(shot).convert("L")
+    assert image.size == (1200, 2400) and ImageStat.Stat(image).stddev[0] > 10  # not a blank page
+
+
+def test_demo_dataset_and_judge_round_trip_through_a_hub(demo: Path, tmp_path: Path, monkeypatch,
+                                                        loopback_only: list[str]) -> None:
+    import hubfixtures as hf
+    from dataigm.publish import RetryPolicy, publish_dataset, publish_judge
+    from dataigm.testing.hub_server import LocalHubServer, TokenInfo
+
+    token = "hf_demo_token_0123456789abcdef"
+    monkeypatch.setenv("HF_TOKEN", token)
+    with LocalHubServer(root=tmp_path / "hub", tokens={token: TokenInfo("alice")}) as hub:
+        quick = RetryPolicy(attempts=3, base_delay=0.01)
+        publish_dataset(demo / "dataset", "org/dataigm", endpoint=hub.url, retry=quick)
+        publish_judge(demo / "judges" / "object_church", "org/church-judge", endpoint=hub.url, retry=quick)
+        env = {**hub.client_env(tmp_path / "hf_home"), "HF_TOKEN": token}
+        got = hf.run_client(f'''
+            from datasets import load_dataset
+            from PIL import Image
+            import glob
+            import detectors
+            from detectors.judge import Judge
+            dd = load_dataset("org/dataigm", "object_church")
+            RESULT["ids"] = {{s: sorted(d["id"]) for s, d in dd.items()}}
+            RESULT["labels"] = {{s: sorted(d["label"]) for s, d in dd.items()}}
+            stream = load_dataset("org/dataigm", "object_church", split="test", streaming=True)
+            RESULT["stream_ids"] = sorted(r["id"] for r in stream)
+            files = sorted(glob.glob("{demo}/unlearned/object_church/*/*.png"))[:12]
+            images = [Image.open(f).convert("RGB") for f in files]
+            RESULT["hub_probs"] = [float(p) for p in Judge.from_pretrained("org/church-judge").predict(images).probabilities]
+            RESULT["local_probs"] = [float(p) for p in Judge.from_pretrained("{demo}/judges/object_church").predict(images).probabilities]
+        ''', env)
+        assert hub.seen("POST", r"/commit/")
+    from datasets import load_dataset
+
+    local = load_dataset(str(demo / "dataset"), "object_church")
+    assert got["ids"] == {s: sorted(d["id"]) for s, d in local.items()}
+    assert got["labels"] == {s: sorted(d["label"]) for s, d in local.items()}
+    assert got["stream_ids"] == sorted(local["test"]["id"])
+    assert got["hub_probs"] == got["local_probs"]
+    assert [b for b in got["_blocked"] if "datasets-server" not in b] == []
