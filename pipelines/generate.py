@@ -146,9 +146,11 @@ def _accelerate_state() -> Any:
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    # Without a GPU, PartialState only detects a multi-process CPU launch when told cpu=True.
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def _label(spec: ConceptSpec, prompt_set: str) -> tuple[str, int]:

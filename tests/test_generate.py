@@ -184,3 +184,20 @@ def test_kill_9_at_random_moments_then_resume_matches_uninterrupted_run(tmp_path
         assert not list(run.rglob("*.tmp"))
     # The kills must really have landed mid-run for the test to mean anything.
     assert interrupted >= 3, interrupted
+
+
+@pytest.mark.slow
+def test_two_processes_split_the_shards_and_match_a_single_process_run(tmp_path):
+    """The multi-GPU route (`accelerate launch`) sets RANK/WORLD_SIZE like torchrun does; on CPU
+    torchrun starts two processes that split the pending shards through accelerate."""
+    preset = write_preset(tmp_path / "p.yaml", forget=8, concepts=["object_church", "nudity"])
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    subprocess.run(_generate_cmd(preset, single), check=True, timeout=300, capture_output=True)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "dataigm", "generate",
+                           "--preset", str(preset), "--out", str(multi), "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = [int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("generated ")]
+    assert len(counts) == 2 and all(c > 0 for c in counts)  # both processes did part of the work
+    assert fingerprint(multi) == fingerprint(single)
