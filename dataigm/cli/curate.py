@@ -25,8 +25,13 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=run)
 
 
-def build_config(config_file: str | None, sets: list[str], review: str | None = None) -> Any:
-    """The CurationConfig from an optional YAML file plus dotted KEY=VALUE overrides."""
+def build_config(config_file: str | None, sets: list[str], review: str | None = None,
+                 run_dir: str | None = None) -> Any:
+    """The CurationConfig from a YAML file (default: the curation section of the preset the RUN
+    was generated with, recorded in RUN/run.json) plus dotted KEY=VALUE overrides."""
+    import json
+    from pathlib import Path
+
     import yaml
 
     from dataigm.config import load_dataclass, read_yaml
@@ -34,6 +39,12 @@ def build_config(config_file: str | None, sets: list[str], review: str | None = 
 
     data: Any = {}
     source = "--set"
+    run_json = Path(run_dir) / "run.json" if run_dir else None
+    if not config_file and run_json is not None and run_json.exists():
+        # Re-curating a RUN keeps the settings it was built with (the demo preset, for
+        # instance, switches NudeNet agreement off for its abstract nudity proxy).
+        data = json.loads(run_json.read_text(encoding="utf-8")).get("preset", {}).get("curation") or {}
+        source = f"{run_json} (preset curation section)"
     if config_file:
         data = read_yaml(config_file) or {}
         source = config_file
@@ -69,7 +80,7 @@ def build_config(config_file: str | None, sets: list[str], review: str | None = 
 def run(args: argparse.Namespace) -> int:
     from dataigm.curation import curate
 
-    config = build_config(args.config, args.set, args.review)
+    config = build_config(args.config, args.set, args.review, run_dir=args.run)
     report = curate(args.run, config)
     print(report.summary())
     return 0
