@@ -130,11 +130,13 @@ def run_demo(run_dir: str | Path, log: Callable[[str], None] = print, progress: 
         judges: dict[str, dict[str, Any]] = {}
         for spec in preset.specs:
             t0 = time.perf_counter()
-            judges[spec.name] = _train_judge(dataset_dir, spec, run_dir / "judges" / spec.name, judge_preset,
-                                             progress)
+            out = run_dir / "judges" / spec.name
+            reused = (out / "model.safetensors").exists() and (out / "metrics.json").exists()
+            judges[spec.name] = _train_judge(dataset_dir, spec, out, judge_preset, progress)
             test = judges[spec.name]["test"]
+            took = "reused" if reused else f"{time.perf_counter() - t0:.0f} s"
             log(f"      {spec.name}: test accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, "
-                f"ECE {test['ece']:.3f} ({time.perf_counter() - t0:.0f} s)")
+                f"ECE {test['ece']:.3f} ({took})")
         log("[unlearned] demo unlearned model: benchmark prompts with concept words kept / removed")
         make_unlearned_outputs(run_dir, preset, run_dir / "unlearned")
         log("[score] share of images still showing the concept")
