@@ -95,6 +95,7 @@ class ExportReport:
     contact_sheets: list[str] = field(default_factory=list)
     num_bytes: int = 0
     seconds: float = 0.0
+    fingerprint: str = ""                            # sha256 of every data file (in the card)
 
     def summary(self) -> str:
         lines = [f"exported {self.rows_from} -> {self.out_dir} ({self.num_bytes / 1e6:.1f} MB, "
@@ -444,10 +445,27 @@ def _card_data(specs: Sequence[ConceptSpec], written: Mapping[str, Mapping[str, 
     return data
 
 
+def data_fingerprint(root: Path, files: Sequence[str]) -> str:
+    """sha256 over every data file's path and bytes.
+
+    It goes into the card's YAML header. `datasets` keys its cache of a local folder on the
+    folder name, the README and the file names, not on the data: two exports with the same
+    layout (or a re-export whose counts did not change) would otherwise share a stale cache
+    entry, and `load_dataset` would return the old rows.
+    """
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0")
+        with open(root / rel, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def render_card(*, run_dir: Path, specs: Sequence[ConceptSpec], rows: Sequence[Mapping[str, Any]],
                 written: Mapping[str, Mapping[str, Any]], features: Mapping[str, Any],
                 split_cfg: SplitConfig, rows_from: str, repo_id: str | None, load_ref: str,
-                contact_sheets: Sequence[str]) -> str:
+                contact_sheets: Sequence[str], fingerprint: str = "") -> str:
     """README.md text: YAML header + body from cards/dataset_card.md.j2."""
     import cards
     from huggingface_hub import DatasetCard
@@ -455,6 +473,8 @@ def render_card(*, run_dir: Path, specs: Sequence[ConceptSpec], rows: Sequence[M
     total = sum(w["rows"] for name, per in written.items() if name != PROMPTS_CONFIG for w in per.values())
     pretty = f"DataIGM: {', '.join(s.name for s in specs)}"
     data = _card_data(specs, written, features, pretty, total)
+    if fingerprint:
+        data["dataigm_fingerprint"] = fingerprint
 
     run_json: dict[str, Any] = {}
     if (run_dir / "run.json").exists():
@@ -635,11 +655,12 @@ def export_dataset(
                                          f"images; rows = label x source, caption = split")
                 sheets.append(rel)
         written = _read_back(tmp, files)
+        fingerprint = data_fingerprint(tmp, files)
         load_ref = repo_id or str(out_dir)
         readme = render_card(run_dir=run_dir, specs=[specs[n] for n in names], rows=rows,
                              written=written, features=features, split_cfg=split_cfg,
                              rows_from=rows_from, repo_id=repo_id, load_ref=load_ref,
-                             contact_sheets=sheets)
+                             contact_sheets=sheets, fingerprint=fingerprint)
         (tmp / "README.md").write_text(readme, encoding="utf-8")
         for name in names:
             expected = sum(len(v) for v in by_config[name].values())
@@ -667,6 +688,6 @@ def export_dataset(
         configs=names + ([PROMPTS_CONFIG] if PROMPTS_CONFIG in written else []),
         counts={cfg: counts[cfg] for cfg in names + [PROMPTS_CONFIG] if cfg in counts},
         label_counts=label_counts, files=sorted(files), contact_sheets=sheets,
-        num_bytes=num_bytes, seconds=time.monotonic() - t0,
+        num_bytes=num_bytes, seconds=time.monotonic() - t0, fingerprint=fingerprint,
     )
 

@@ -27,6 +27,22 @@ SPLITS = ("train", "validation", "test")
 _INTERP = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
 
 
+def local_cache_dir(folder: Path) -> str:
+    """A `datasets` cache folder for a local dataset folder, keyed by its path and files.
+
+    `datasets` keys the cache of a local folder on the folder's name, its README and the file
+    names, not on the data or the folder's location: two folders named `dataset` with the same
+    layout, or one folder rewritten in place, can share a stale entry. Keying on (path, size,
+    mtime) of every file makes any change prepare a fresh cache.
+    """
+    import datasets
+
+    entries = sorted((p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns)
+                     for p in folder.rglob("*") if p.is_file() for st in [p.stat()])
+    key = hashlib.sha256(json.dumps([str(folder.resolve()), entries]).encode()).hexdigest()[:16]
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "dataigm-local" / key)
+
+
 def load_concept_dataset(dataset: str, concept: str, revision: str | None = None) -> Any:
     """`load_dataset(dataset, name=concept)` with one-line errors for the usual mistakes."""
     import datasets
@@ -35,7 +51,8 @@ def load_concept_dataset(dataset: str, concept: str, revision: str | None = None
     if (dataset.startswith((".", "/")) or local.exists()) and not local.is_dir():
         raise InputError(f"{dataset}: dataset folder not found")
     try:
-        ds = datasets.load_dataset(dataset, name=concept, revision=revision)
+        cache_dir = local_cache_dir(local) if local.is_dir() else None
+        ds = datasets.load_dataset(dataset, name=concept, revision=revision, cache_dir=cache_dir)
     except ValueError as exc:
         # datasets reports an unknown config name as a ValueError listing the available ones.
         raise InputError(f"{dataset}: cannot load concept {concept!r}: {' '.join(str(exc).split())[:300]}") from None
