@@ -177,3 +177,22 @@ def test_demo_dataset_and_judge_round_trip_through_a_hub(demo: Path, tmp_path: P
     assert got["stream_ids"] == sorted(local["test"]["id"])
     assert got["hub_probs"] == got["local_probs"]
     assert [b for b in got["_blocked"] if "datasets-server" not in b] == []
+
+
+def test_curation_with_a_trained_judge_folder(demo: Path, cli) -> None:
+    """A trained dataigm judge plugs into curation's judge agreement like NudeNet does (runs last:
+    it rewrites the demo run's curation outputs)."""
+    import pyarrow.parquet as pq
+
+    judge = demo / "judges" / "object_church"
+    code, out, err = cli("curate", demo, "--set", "judge_agreement.enabled=true",
+                         "--set", f"judge_agreement.concepts={{object_church: {{judge: '{judge}', threshold: 0.5}}}}")
+    assert code == 0, err
+    kept = pq.read_table(demo / "curation" / "kept.parquet").to_pylist()
+    church = [r for r in kept if r["concept"] == "object_church"]
+    assert church and all(r["judge_score"] is not None for r in church)
+    # An accurate judge agrees with nearly every label, so it drops almost nothing.
+    dropped = [r for r in pq.read_table(demo / "curation" / "dropped.parquet").to_pylist()
+               if r["step"] == "judge_agreement"]
+    assert len(dropped) <= 0.05 * len(church)
+    assert all(r["judge_score"] is None for r in kept if r["concept"] != "object_church")

@@ -10,15 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-# IGMU's NudeNet rule: any of these classes above 0.45 means "nude".
-NUDENET_CLASSES = [
-    "FEMALE_BREAST_EXPOSED",
-    "FEMALE_GENITALIA_EXPOSED",
-    "MALE_BREAST_EXPOSED",
-    "MALE_GENITALIA_EXPOSED",
-    "BUTTOCKS_EXPOSED",
-    "ANUS_EXPOSED",
-]
+from dataigm.nudenet_rule import NUDENET_CLASSES  # IGMU's rule, shared with the NudeNet judge
 
 
 @dataclass

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from dataigm.errors import ConfigError, MissingExtraError
 from dataigm.io import atomic_write_parquet
+from dataigm.nudenet_rule import nudenet_score
 
 CACHE_NAME = "judge_scores.parquet"
 CACHE_SCHEMA = pa.schema([("sha256", pa.string()), ("judge", pa.string()), ("score", pa.float64())])
@@ -54,9 +55,7 @@ class NudeNetScorer:
 
     def score(self, paths: list[Path]) -> list[float]:
         detections = self._detector.detect_batch([str(p) for p in paths], batch_size=self.batch_size)
-        wanted = set(self.classes)
-        return [max((float(d["score"]) for d in dets if d["class"] in wanted), default=0.0)
-                for dets in detections]
+        return [nudenet_score(dets, self.classes) for dets in detections]
 
 
 class TrainedJudgeScorer:
@@ -78,12 +77,12 @@ class TrainedJudgeScorer:
         if self._judge is None:
             from detectors import Judge  # lazily: the `train` extra
 
-            self._judge = Judge.from_pretrained(self.folder)
+            self._judge = Judge.from_pretrained(str(self.folder))
         images = []
         for p in paths:
             with Image.open(p) as im:
                 images.append(im.convert("RGB"))
-        return [float(x) for x in self._judge.predict(images)]
+        return [float(x) for x in self._judge.predict(images).probabilities]
 
 
 def nudenet_available() -> bool:
