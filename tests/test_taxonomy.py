@@ -119,3 +119,10 @@ def test_exit_code_two_from_a_real_process(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "does not fit domain" in proc.stderr
+
+
+def test_usage_mistakes_are_one_line_too(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "dataigm", "generate", "--out", str(tmp_path), "--limit", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr == "dataigm: error: generate: argument --limit: must be >= 1, got 0 (see --help)\n"

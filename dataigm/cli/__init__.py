@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from dataigm import __version__
 from dataigm.errors import DataigmError, MissingExtraError, one_line
@@ -51,13 +51,21 @@ _EXTRA_OF_MODULE = {
 }
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """Usage mistakes are reported like every other bad input: one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix("dataigm").strip()
+        self.exit(2, f"dataigm: error: {where + ': ' if where else ''}{message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="dataigm",
         description="Build DataIGM unlearning datasets, train concept judges, publish to the Hub.",
     )
     parser.add_argument("--version", action="version", version=f"dataigm {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineErrors)
     sub.required = True
     for name in COMMANDS:
         module = importlib.import_module(f"dataigm.cli.{name}")

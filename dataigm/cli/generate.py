@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from dataigm.errors import InputError
+from dataigm.cli._preset_args import add_preset_args
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("generate", help="generate the images of a preset into RUN (rerun to resume)")
-    p.add_argument("--preset", default="demo", help="demo, paper, or a preset YAML file")
-    p.add_argument("--out", required=True, help="the RUN folder")
-    p.add_argument("--concepts", help="comma-separated subset of the preset's concepts")
-    p.add_argument("--limit", type=int, help="at most N images per concept")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_preset_args(p, "the RUN folder")
     p.set_defaults(func=run)
 
 
@@ -21,8 +17,6 @@ def run(args: argparse.Namespace) -> int:
     from dataigm.preset import load_preset, select_concepts
     from pipelines.generate import generate
 
-    if args.limit is not None and args.limit < 1:
-        raise InputError(f"--limit: must be >= 1, got {args.limit}")
     preset = load_preset(args.preset)
     report = generate(preset, args.out, select_concepts(preset, args.concepts), args.limit,
                       progress=not args.quiet)
