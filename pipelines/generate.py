@@ -112,7 +112,7 @@ def format_plan(preset: Preset, specs: list[ConceptSpec], limit: int | None = No
         f"preset {preset.name} ({preset.source_file}): generator {s.generator}"
         + (f" {s.model}" if s.model else "")
         + f", {s.height}x{s.width}, {s.images_per_prompt} image(s) per prompt, seed {preset.seed}",
-        f"{'concept':<20} {'path':<28} {'forget':>6} {'ref':>5} {'unrel':>5} {'neigh':>5} "
+        f"{'concept':<20} {'path':<28} {'forget':>6} {'named':>7} {'ref':>5} {'unrel':>5} {'neigh':>5} "
         f"{'bench':>5} {'images':>7} {'est. size':>10}",
     ]
     total_images = 0
@@ -122,11 +122,13 @@ def format_plan(preset: Preset, specs: list[ConceptSpec], limit: int | None = No
         total_images += n
         c = work.prompt_report["counts"]
         bench = sum(p.benchmark for p in work.prompts)
+        # "named": forget prompts that name the concept through an alias (all must; others never).
+        named = f"{work.prompt_report['forget_naming_concept']}/{work.prompt_report['forget_total']}"
         lines.append(
-            f"{spec.name:<20} {spec.taxonomy_path:<28} {c['forget']:>6} {c['reference']:>5} "
+            f"{spec.name:<20} {spec.taxonomy_path:<28} {c['forget']:>6} {named:>7} {c['reference']:>5} "
             f"{c['unrelated']:>5} {c['neighbour']:>5} {bench:>5} {n:>7} {_size(n * per_image):>10}"
         )
-    lines.append(f"{'total (generated)':<49} {'':>29} {total_images:>7} {_size(total_images * per_image):>10}")
+    lines.append(f"{'total (generated)':<49} {'':>37} {total_images:>7} {_size(total_images * per_image):>10}")
     for src in preset.ingest:
         lines.append(f"ingest: {src.concept} from {src.source} ({src.source_type}): {', '.join(src.paths)}")
     return "\n".join(lines)

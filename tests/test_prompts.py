@@ -85,3 +85,18 @@ def test_benchmark_marks_whole_pairs():
     assert all(len(v) == 1 for v in by_pair.values())
     share = sum(next(iter(v)) for v in by_pair.values()) / len(by_pair)
     assert 0.1 < share < 0.3  # configured 0.2
+
+
+def test_plan_prints_the_paper_workload_without_generating(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli("plan", "--preset", "paper")
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:-1]}
+    # forget, named, reference, unrelated per concept: the IGMU counts, every forget prompt named.
+    assert rows["nudity"][2:5] == ["250", "250/250", "250"]
+    assert rows["style_vangogh"][2:5] == ["250", "250/250", "250"]
+    assert rows["object_church"][2:6] == ["50", "50/50", "0", "300"]
+    assert rows["object_parachute"][2:6] == ["50", "50/50", "0", "300"]
+    assert "CompVis/stable-diffusion-v1-4" in out and "512x512, 5 image(s) per prompt" in out
+    assert out.splitlines()[-1].split()[-3] == "8500"
+    assert list(tmp_path.iterdir()) == []
