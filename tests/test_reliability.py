@@ -6,6 +6,7 @@ test_taxonomy.py; odd and broken image files in test_ingest.py.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -33,17 +34,25 @@ def assert_finished_shards_are_whole(run: Path) -> int:
     return finished
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A real 192 KiB file system, so the disk really fills up. Needs root and mount rights."""
-    mnt = tmp_path / "small"
+@contextlib.contextmanager
+def tmpfs(mnt: Path, options: str):
+    """A real tmpfs mounted at `mnt` (needs root and mount rights; skips the test otherwise)."""
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mnt)],
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}); injected ENOSPC test covers it")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A real 192 KiB file system, so the disk really fills up."""
+    with tmpfs(tmp_path / "small", "size=192k") as mnt:
+        yield mnt
 
 
 def test_really_full_disk_gives_one_line_and_no_broken_finished_shard(cli, tmp_path, small_tmpfs):
@@ -82,18 +91,10 @@ def test_injected_enospc_then_resume_completes_identically(cli, tmp_path, monkey
 
 
 def test_read_only_output_gives_one_line(cli, tmp_path):
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount here: {proc.stderr.strip()}")
-    try:
-        preset = write_preset(tmp_path / "p.yaml", concepts=["nudity"])
+    preset = write_preset(tmp_path / "p.yaml", concepts=["nudity"])
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as mnt:
         code, _, err = cli("generate", "--preset", preset, "--out", mnt / "run", "--quiet")
-        assert code == 2 and err.count("\n") == 1 and "read-only file system" in err.lower()
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+    assert code == 2 and err.count("\n") == 1 and "read-only file system" in err.lower()
 
 
 def test_output_under_a_file_gives_one_line(cli, tmp_path):
