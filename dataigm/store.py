@@ -98,6 +98,16 @@ class ImageStore:
             return []
         return sorted(p.stem for p in folder.glob("*.done") if self.shard_parquet(p.stem).exists())
 
+    def sweep_temp_files(self) -> int:
+        """Remove temp files a killed process left in RUN/ and RUN/shards/ (kill -9 skips every
+        cleanup). Call only while holding the RUN lock, before any writer starts."""
+        removed = 0
+        for folder in (self.run_dir, self.run_dir / SHARDS_DIR):
+            for tmp in folder.glob(".*.tmp") if folder.exists() else []:
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def discard_partial(self, concept: str, shard: str) -> None:
         """Remove temp files an interrupted write of this shard left behind."""
         folder = self.run_dir / IMAGES_DIR / concept / shard

@@ -224,9 +224,12 @@ def generate(
     if lock:
         lock.__enter__()
     try:
-        if is_main:
-            _record_run(run_dir, preset, works)
         store = ImageStore(run_dir)
+        if is_main:
+            store.sweep_temp_files()
+            _record_run(run_dir, preset, works)
+        if state is not None:
+            state.wait_for_everyone()  # no process writes before the sweep is done
         pending: list[tuple[ConceptWork, str, list[WorkItem]]] = []
         skipped = 0
         for work in works:
