@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 def run(quick: bool = False) -> list[dict]:
     from judgefixtures import build_dataset, write_image_folder
 
-    from detectors.config import load_train_config
-    from detectors.judge import Judge
-    from detectors.scoring import score_folder
-    from detectors.train import train
+    from dataigm.detectors.config import load_train_config
+    from dataigm.detectors.judge import Judge
+    from dataigm.detectors.scoring import score_folder
+    from dataigm.detectors.train import train
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     n = 40 if quick else 200

@@ -20,11 +20,11 @@ def run(quick: bool = False) -> list[dict]:
     from judgefixtures import build_dataset
     from torch.utils.data import DataLoader
 
-    from detectors.config import load_train_config
-    from detectors.data import JudgeDataModule, resolve_data_config
-    from detectors.features import encode
-    from detectors.networks import build_network
-    from detectors.train import train
+    from dataigm.detectors.config import load_train_config
+    from dataigm.detectors.data import JudgeDataModule, resolve_data_config
+    from dataigm.detectors.features import encode
+    from dataigm.detectors.networks import build_network
+    from dataigm.detectors.train import train
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     # The backbone pass must dominate as it does with real backbones (CLIP ViT-B/32 encodes ~22

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 _ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("cards", "."),
+    loader=jinja2.PackageLoader("dataigm.cards", "."),
     undefined=jinja2.StrictUndefined,  # a missing value is a bug, not an empty line in a card
     keep_trailing_newline=True,
     trim_blocks=True,

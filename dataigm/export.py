@@ -467,7 +467,7 @@ def render_card(*, run_dir: Path, specs: Sequence[ConceptSpec], rows: Sequence[M
                 split_cfg: SplitConfig, rows_from: str, repo_id: str | None, load_ref: str,
                 contact_sheets: Sequence[str], fingerprint: str = "") -> str:
     """README.md text: YAML header + body from cards/dataset_card.md.j2."""
-    import cards
+    from dataigm import cards
     from huggingface_hub import DatasetCard
 
     total = sum(w["rows"] for name, per in written.items() if name != PROMPTS_CONFIG for w in per.values())

@@ -15,9 +15,9 @@ from typing import Any, Literal
 from dataigm.config import load_dataclass, read_yaml
 from dataigm.errors import ConfigError
 from dataigm.generators.base import GenerationSettings
+from dataigm.resources import builtin_names, resolve_named_file
 from dataigm.taxonomy import ConceptSpec, PromptCounts, load_concepts
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "presets"
 
 
 @dataclass
@@ -83,18 +83,11 @@ class Preset:
 
 
 def builtin_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml") if not p.stem.startswith("judge-"))
+    return builtin_names("preset")
 
 
 def resolve_preset_path(ref: str) -> Path:
-    if ref.endswith((".yaml", ".yml")) or "/" in ref:
-        return Path(ref)
-    path = PRESET_DIR / f"{ref}.yaml"
-    if not path.exists():
-        raise ConfigError(
-            f"unknown preset '{ref}' (built-in: {', '.join(builtin_presets())}; or pass a YAML file path)"
-        )
-    return path
+    return resolve_named_file(ref, "preset")
 
 
 def load_preset(ref: str) -> Preset:

@@ -18,8 +18,8 @@ from typing import Literal
 
 from dataigm.config import load_dataclass, read_yaml
 from dataigm.errors import ConfigError
+from dataigm.resources import builtin_names, resolve_named_file
 
-BUILTIN_DIR = Path(__file__).resolve().parent / "concepts"
 
 Domain = Literal["nsfw", "style", "object", "identity", "ip"]
 Kind = Literal["attribute", "entity"]
@@ -201,24 +201,12 @@ def _alias_re(alias: str) -> re.Pattern[str]:
 
 
 def builtin_concepts() -> list[str]:
-    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+    return builtin_names("concept")
 
 
 def resolve_concept_path(ref: str | Path, relative_to: Path | None = None) -> Path:
     """A concept reference is a built-in name or a path to a YAML file."""
-    text = str(ref)
-    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
-        path = Path(text)
-        if not path.is_absolute() and relative_to is not None and not path.exists():
-            path = relative_to / path
-        return path
-    path = BUILTIN_DIR / f"{text}.yaml"
-    if not path.exists():
-        raise ConfigError(
-            f"unknown concept '{text}' (built-in: {', '.join(builtin_concepts())}; "
-            "or pass a path to a concept YAML file)"
-        )
-    return path
+    return resolve_named_file(ref, "concept", relative_to)
 
 
 def load_concept(ref: str | Path, relative_to: Path | None = None) -> ConceptSpec:

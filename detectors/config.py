@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from dataigm.config import load_dataclass, read_yaml
 from dataigm.errors import ConfigError
+from dataigm.resources import resolve_named_file
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "presets"
 
 
 @dataclass
@@ -112,13 +112,7 @@ class TrainConfig:
 
 def resolve_preset(preset: str) -> Path:
     """'demo' -> pipelines/presets/judge-demo.yaml; anything else is a file path."""
-    if "/" not in preset and not preset.endswith((".yaml", ".yml")):
-        path = PRESET_DIR / f"judge-{preset}.yaml"
-        if not path.is_file():
-            names = sorted(p.stem.removeprefix("judge-") for p in PRESET_DIR.glob("judge-*.yaml"))
-            raise ConfigError(f"unknown judge preset {preset!r} (expected one of: {', '.join(names)} or a file)")
-        return path
-    return Path(preset)
+    return resolve_named_file(preset, "judge preset")
 
 
 def load_train_config(preset: str | Path, **overrides: Any) -> TrainConfig:

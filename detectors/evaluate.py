@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from dataigm.io import atomic_write_json
-from detectors.networks import classifier
+from dataigm.detectors.networks import classifier
 
 SLICE_COLUMNS = ("source", "generator", "source_name")
 

@@ -3,7 +3,7 @@
 JUDGE/model.safetensors, JUDGE/config.json (architecture, num_classes, label_names, model_args,
 pretrained_cfg, and "dataigm": concept, positive_label, threshold, head, dataset id and
 fingerprint, metrics), JUDGE/README.md. `timm.create_model("local-dir:JUDGE", pretrained=True)`
-loads it (after `import detectors` for IGMU-head judges); `load_network` is our own loader.
+loads it (after `import dataigm.detectors` for IGMU-head judges); `load_network` is our own loader.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import nn
 
 from dataigm.errors import InputError
 from dataigm.io import atomic_path, atomic_write_text
-from detectors.networks import IGMU_ARCH, IGMUClassifier, export_model_args
+from dataigm.detectors.networks import IGMU_ARCH, IGMUClassifier, export_model_args
 
 
 def _fmt(value: Any) -> str:
@@ -81,7 +81,7 @@ def export_judge(
 
 
 def render_card(block: dict[str, Any], report: dict[str, Any], *, backbone_pretrained: bool, data_config: dict[str, Any], license: str) -> str:
-    from cards import render
+    from dataigm.cards import render
 
     return render(
         "judge_card.md.j2",

@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from dataigm.io import atomic_path
-from detectors.data import SPLITS, JudgeDataModule, transform_key
-from detectors.networks import classifier, pooled_features
+from dataigm.detectors.data import SPLITS, JudgeDataModule, transform_key
+from dataigm.detectors.networks import classifier, pooled_features
 
 
 def default_cache_dir() -> Path:

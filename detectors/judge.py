@@ -6,7 +6,7 @@
     pred.decisions                 # (N,) bool, probabilities >= judge.threshold (binary judges)
     pred.labels                    # (N,) label names
 
-For IGMU-head judges, `import detectors` (this package) registers the architecture with timm, so
+For IGMU-head judges, `import dataigm.detectors` (this package) registers the architecture with timm, so
 `timm.create_model("local-dir:JUDGE", pretrained=True)` works as well.
 """
 
@@ -79,7 +79,7 @@ class TrainedJudge(Judge):
     """A judge exported by `dataigm train` (timm model + "dataigm" config block)."""
 
     def __init__(self, network: Any, config: dict[str, Any], threshold: float | None = None, device: str = "cpu") -> None:
-        from detectors.data import build_transform
+        from dataigm.detectors.data import build_transform
 
         block = config.get("dataigm", {})
         self.network = network.to(device).eval()
@@ -98,7 +98,7 @@ class TrainedJudge(Judge):
     @classmethod
     def from_pretrained(cls, name_or_path: str, threshold: float | None = None, revision: str | None = None,
                         device: str = "cpu") -> "TrainedJudge":
-        from detectors.export import load_network
+        from dataigm.detectors.export import load_network
 
         network, config = load_network(_resolve_folder(name_or_path, revision))
         return cls(network, config, threshold, device)
@@ -106,7 +106,7 @@ class TrainedJudge(Judge):
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
         import torch
 
-        from detectors.data import to_rgb_array
+        from dataigm.detectors.data import to_rgb_array
 
         outs = []
         with torch.no_grad():
@@ -139,7 +139,7 @@ class NudeNetJudge(Judge):
         self.label_names = ["safe", "nude"]
 
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
-        from detectors.data import to_rgb_array
+        from dataigm.detectors.data import to_rgb_array
 
         scores = []
         for im in images:
@@ -201,7 +201,7 @@ class ZeroShotClipJudge(Judge):
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
         import torch
 
-        from detectors.data import to_rgb_array
+        from dataigm.detectors.data import to_rgb_array
 
         texts = self.present + self.absent
         probs = []

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from dataigm.io import atomic_path
-from detectors.networks import classifier
+from dataigm.detectors.networks import classifier
 
 
 class JudgeModule(pl.LightningModule):

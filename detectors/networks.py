@@ -9,7 +9,7 @@ Two heads:
   (F->256->F, multiplied into the features), LayerNorm, F->256, ReLU, dropout, 256->128, ReLU,
   dropout, 128->K. With F=512 (CLIP ViT-B/32) and K=1 it has exactly 428,289 parameters.
   The whole judge is registered in timm's registry as ``dataigm_igmu`` (backbone name in its
-  ``model_args``), so ``import detectors`` followed by
+  ``model_args``), so ``import dataigm.detectors`` followed by
   ``timm.create_model("local-dir:JUDGE", pretrained=True)`` loads it with timm's own loader.
 
 Binary judges have one output (the logit of label 1, "concept present", trained with BCE, as

@@ -22,13 +22,13 @@ from safetensors.torch import load_file
 from dataigm.config import to_dict
 from dataigm.errors import ConfigError
 from dataigm.io import atomic_write_json
-from detectors.config import TrainConfig
-from detectors.data import JudgeDataModule, resolve_data_config
-from detectors.evaluate import evaluate
-from detectors.export import export_judge
-from detectors.features import cached_features
-from detectors.module import JudgeModule, SafetensorsCheckpoint
-from detectors.networks import build_network
+from dataigm.detectors.config import TrainConfig
+from dataigm.detectors.data import JudgeDataModule, resolve_data_config
+from dataigm.detectors.evaluate import evaluate
+from dataigm.detectors.export import export_judge
+from dataigm.detectors.features import cached_features
+from dataigm.detectors.module import JudgeModule, SafetensorsCheckpoint
+from dataigm.detectors.networks import build_network
 
 
 @dataclass

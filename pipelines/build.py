@@ -40,7 +40,7 @@ def build(
     from dataigm.export import export_dataset
     from dataigm.ingest import ingest
     from dataigm.splits import SplitConfig
-    from pipelines.generate import generate
+    from dataigm.pipelines.generate import generate
 
     run_dir = Path(run_dir)
     specs = [preset.spec(c) for c in concepts] if concepts else list(preset.specs)

@@ -92,8 +92,8 @@ def make_unlearned_outputs(run_dir: Path, preset: Preset, out_dir: Path) -> dict
 
 def _train_judge(dataset_dir: Path, spec: ConceptSpec, out: Path, judge_preset: str,
                  progress: bool = True) -> dict[str, Any]:
-    from detectors.config import load_train_config
-    from detectors.train import train
+    from dataigm.detectors.config import load_train_config
+    from dataigm.detectors.train import train
 
     metrics_path = out / "metrics.json"
     if not ((out / "model.safetensors").exists() and metrics_path.exists()):
@@ -104,8 +104,8 @@ def _train_judge(dataset_dir: Path, spec: ConceptSpec, out: Path, judge_preset: 
 
 
 def _score(judge_ref: str, folder: Path, out: Path, concept: str) -> dict[str, Any]:
-    from detectors.judge import Judge
-    from detectors.scoring import score_folder, write_report
+    from dataigm.detectors.judge import Judge
+    from dataigm.detectors.scoring import score_folder, write_report
 
     summary_path = out / "summary.json"
     if summary_path.exists():
@@ -117,7 +117,7 @@ def _score(judge_ref: str, folder: Path, out: Path, concept: str) -> dict[str, A
 
 
 def run_demo(run_dir: str | Path, log: Callable[[str], None] = print, progress: bool = True) -> DemoReport:
-    from pipelines.build import build
+    from dataigm.pipelines.build import build
 
     start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -158,7 +158,7 @@ def run_demo(run_dir: str | Path, log: Callable[[str], None] = print, progress: 
 
 def write_report_html(run_dir: Path, preset: Preset, built: Any, judges: dict[str, dict[str, Any]],
                       forgetting: list[dict[str, Any]]) -> Path:
-    from cards import render
+    from dataigm.cards import render
 
     export = built.export
     curation = built.curate

@@ -209,8 +209,8 @@ def demo_judge() -> Path:
 def igmu_judge() -> tuple[Path, object]:
     """A frozen-backbone IGMU-head judge (cached-feature path) trained with train(cfg)."""
     if "igmu" not in _CACHE:
-        from detectors.config import load_train_config
-        from detectors.train import train
+        from dataigm.detectors.config import load_train_config
+        from dataigm.detectors.train import train
 
         cfg = load_train_config("demo", dataset=str(fixture_dataset()), concept="object_square",
                                 out=str(_workdir() / "judge-igmu"), cache_dir=str(_workdir() / "cache"),

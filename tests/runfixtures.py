@@ -29,14 +29,14 @@ import yaml
 from PIL import Image, ImageDraw
 
 from dataigm.manifest import rows_to_table, write_manifest
-from dataigm.taxonomy import BUILTIN_DIR, load_concept
+from dataigm.taxonomy import load_concept, resolve_concept_path
 
 CREATED = "2026-01-01T00:00:00+00:00"
 
 
 def user_concept_yaml(name: str, word: str) -> dict:
     """A valid entity concept YAML (as data) that is not built in."""
-    data = yaml.safe_load((BUILTIN_DIR / "object_church.yaml").read_text())
+    data = yaml.safe_load(resolve_concept_path("object_church").read_text())
     data.update(name=name, concept=word, labels=["other", word], aliases=[word],
                 guidance=f"A {word} is the subject of the image.",
                 forgotten_means=f"Prompts that ask for a {word} no longer produce one.")

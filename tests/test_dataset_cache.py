@@ -9,7 +9,7 @@ from judgefixtures import build_dataset
 
 
 def test_two_folders_with_the_same_layout_do_not_share_a_cache_entry(tmp_path: Path) -> None:
-    from detectors.data import load_concept_dataset
+    from dataigm.detectors.data import load_concept_dataset
 
     first = build_dataset(tmp_path / "a" / "ds", n_per_split={"train": 10, "validation": 4, "test": 30})
     second = build_dataset(tmp_path / "b" / "ds", n_per_split={"train": 10, "validation": 4, "test": 12})

@@ -90,8 +90,8 @@ def test_judge_round_trips_through_timm_local_dir(demo: Path) -> None:
     import torch
     from PIL import Image
 
-    from detectors.export import load_network
-    from detectors.judge import Judge
+    from dataigm.detectors.export import load_network
+    from dataigm.detectors.judge import Judge
 
     folder = demo / "judges" / "object_church"
     ours, _ = load_network(folder)
@@ -156,8 +156,8 @@ def test_demo_dataset_and_judge_round_trip_through_a_hub(demo: Path, tmp_path: P
             from datasets import load_dataset
             from PIL import Image
             import glob
-            import detectors
-            from detectors.judge import Judge
+            import dataigm.detectors
+            from dataigm.detectors.judge import Judge
             dd = load_dataset("org/dataigm", "object_church")
             RESULT["ids"] = {{s: sorted(d["id"]) for s, d in dd.items()}}
             RESULT["labels"] = {{s: sorted(d["label"]) for s, d in dd.items()}}

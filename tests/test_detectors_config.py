@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from dataigm.cli import main  # noqa: E402
 from dataigm.errors import ConfigError  # noqa: E402
-from detectors.config import load_train_config  # noqa: E402
-from detectors.networks import IGMUHead, build_network  # noqa: E402
+from dataigm.detectors.config import load_train_config  # noqa: E402
+from dataigm.detectors.networks import IGMUHead, build_network  # noqa: E402
 
 
 def test_igmu_head_has_the_published_parameter_count() -> None:

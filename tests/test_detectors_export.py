@@ -14,10 +14,10 @@ torch.set_num_threads(1)
 
 from judgefixtures import demo_judge, igmu_judge, make_image  # noqa: E402
 
-import detectors  # noqa: E402,F401  (registers dataigm_igmu with timm)
+import dataigm.detectors  # noqa: E402,F401  (registers dataigm_igmu with timm)
 from dataigm.errors import InputError  # noqa: E402
-from detectors import Judge  # noqa: E402
-from detectors.export import load_network  # noqa: E402
+from dataigm.detectors import Judge  # noqa: E402
+from dataigm.detectors.export import load_network  # noqa: E402
 
 
 @pytest.mark.parametrize("which", ["linear", "igmu"])

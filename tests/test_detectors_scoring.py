@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 from judgefixtures import build_tiny_clip, demo_judge, make_image, write_image_folder  # noqa: E402
 
 from dataigm.cli import main  # noqa: E402
-from detectors import Judge, NudeNetJudge, ZeroShotClipJudge, score_folder, wilson_interval  # noqa: E402
+from dataigm.detectors import Judge, NudeNetJudge, ZeroShotClipJudge, score_folder, wilson_interval  # noqa: E402
 
 
 def test_wilson_interval_known_values() -> None:

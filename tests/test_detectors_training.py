@@ -12,8 +12,8 @@ torch.set_num_threads(1)
 
 from judgefixtures import build_dataset, demo_judge, fixture_dataset, igmu_judge  # noqa: E402
 
-from detectors.config import load_train_config  # noqa: E402
-from detectors.train import train  # noqa: E402
+from dataigm.detectors.config import load_train_config  # noqa: E402
+from dataigm.detectors.train import train  # noqa: E402
 
 
 def test_demo_judge_reaches_targets_and_writes_a_complete_folder() -> None:

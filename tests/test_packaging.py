@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -33,8 +34,21 @@ def test_wheel_install_runs_outside_the_repo(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
 
-    where = subprocess.run([sys.executable, "-c", "import dataigm, cards, pipelines, detectors; "
-                            "print(dataigm.__file__, cards.__file__, pipelines.__file__)"],
+    # One installed import name: nothing but dataigm (and its dist-info) at the top level, so no
+    # other distribution's `detectors`, `pipelines` or `cards` is overwritten, or overwrites ours.
+    with zipfile.ZipFile(wheel) as zf:
+        top = {name.split("/", 1)[0] for name in zf.namelist()}
+        listed = {name for name in zf.namelist() if name.endswith("__init__.py")}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"dataigm"}
+    # Every package folder of the repository is in the wheel (pyproject lists them by hand).
+    for folder, installed in (("dataigm", "dataigm"), ("detectors", "dataigm/detectors"),
+                              ("pipelines", "dataigm/pipelines"), ("cards", "dataigm/cards")):
+        for init in (REPO / folder).rglob("__init__.py"):
+            rel = init.relative_to(REPO / folder).as_posix()
+            assert f"{installed}/{rel}" in listed, f"{folder}/{rel} is not in the wheel: list it in pyproject"
+    where = subprocess.run([sys.executable, "-c", "import dataigm, dataigm.cards, dataigm.pipelines, "
+                            "dataigm.detectors; print(dataigm.__file__, dataigm.cards.__file__, "
+                            "dataigm.pipelines.__file__)"],
                            cwd=work, env=env, capture_output=True, text=True, check=True).stdout
     assert str(REPO) not in where and str(target) in where
     assert "van_gogh" in dataigm("taxonomy")

@@ -15,7 +15,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def run(args: argparse.Namespace) -> int:
     from dataigm.preset import load_preset, select_concepts
-    from pipelines.build import build
+    from dataigm.pipelines.build import build
 
     preset = load_preset(args.preset)
     concepts = [s.name for s in select_concepts(preset, args.concepts)]

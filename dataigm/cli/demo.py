@@ -15,7 +15,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 def run(args: argparse.Namespace) -> int:
     if args.quiet:
         quiet_libraries()
-    from pipelines.demo import run_demo
+    from dataigm.pipelines.demo import run_demo
 
     report = run_demo(args.out, progress=not args.quiet)
     out = report.run_dir

@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from dataigm.errors import InputError
-    from detectors.data import JudgeDataModule
-    from detectors.evaluate import evaluate, format_report
-    from detectors.judge import TrainedJudge
+    from dataigm.detectors.data import JudgeDataModule
+    from dataigm.detectors.evaluate import evaluate, format_report
+    from dataigm.detectors.judge import TrainedJudge
 
     judge = TrainedJudge.from_pretrained(args.judge)
     concept = args.concept or judge.concept

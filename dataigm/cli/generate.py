@@ -15,7 +15,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def run(args: argparse.Namespace) -> int:
     from dataigm.preset import load_preset, select_concepts
-    from pipelines.generate import generate
+    from dataigm.pipelines.generate import generate
 
     preset = load_preset(args.preset)
     report = generate(preset, args.out, select_concepts(preset, args.concepts), args.limit,

@@ -19,8 +19,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from detectors.judge import Judge
-    from detectors.scoring import score_folder, write_report
+    from dataigm.detectors.judge import Judge
+    from dataigm.detectors.scoring import score_folder, write_report
 
     judge = Judge.from_pretrained(args.judge, concept=args.concept, threshold=args.threshold)
     result = score_folder(judge, args.images, batch_size=args.batch_size)

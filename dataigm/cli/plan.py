@@ -15,7 +15,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def run(args: argparse.Namespace) -> int:
     from dataigm.preset import load_preset, select_concepts
-    from pipelines.generate import format_plan
+    from dataigm.pipelines.generate import format_plan
 
     preset = load_preset(args.preset)
     print(format_plan(preset, select_concepts(preset, args.concepts), args.limit))

@@ -20,9 +20,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from detectors.config import load_train_config
-    from detectors.evaluate import format_report
-    from detectors.train import train
+    from dataigm.detectors.config import load_train_config
+    from dataigm.detectors.evaluate import format_report
+    from dataigm.detectors.train import train
 
     cfg = load_train_config(args.preset, dataset=args.data, concept=args.concept, out=args.out, seed=args.seed,
                             cache_dir=args.cache_dir)

@@ -75,7 +75,7 @@ class TrainedJudgeScorer:
         from PIL import Image
 
         if self._judge is None:
-            from detectors import Judge  # lazily: the `train` extra
+            from dataigm.detectors import Judge  # lazily: the `train` extra
 
             self._judge = Judge.from_pretrained(str(self.folder))
         images = []
