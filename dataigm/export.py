@@ -35,10 +35,11 @@ import pyarrow.parquet as pq
 import yaml
 from tqdm.auto import tqdm
 
-from dataigm.errors import ConfigError, DataigmError, InputError
+from dataigm.errors import DataigmError, InputError
 from dataigm.manifest import read_manifest
+from dataigm.run import Run
 from dataigm.splits import GROUP_KEYS, SPLITS, SplitConfig, assign_splits, check_no_leaks
-from dataigm.taxonomy import ConceptSpec, load_concept
+from dataigm.taxonomy import ConceptSpec
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000  # the Hub's ~500 MB parquet shard convention
 ROWS_PER_ROW_GROUP = 100  # small row groups: streaming and random access read one group at a time
@@ -83,6 +84,27 @@ PROMPT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 @dataclass
+class ExportConfig:
+    """The `export:` section of a preset, and the settings of `dataigm export`."""
+
+    split: SplitConfig = field(default_factory=SplitConfig)
+    max_shard_mb: float = DEFAULT_MAX_SHARD_BYTES / 1e6   # the Hub's ~500 MB parquet convention
+    contact_sheets: bool = True
+    contact_sheet_per_cell: int = 6
+    repo_id: str | None = None   # only changes the load instructions in the card
+
+    def validate(self) -> None:
+        if not self.max_shard_mb > 0:
+            raise ValueError(f"max_shard_mb: must be > 0, got {self.max_shard_mb}")
+        if self.contact_sheet_per_cell < 1:
+            raise ValueError(f"contact_sheet_per_cell: must be >= 1, got {self.contact_sheet_per_cell}")
+
+    @property
+    def max_shard_bytes(self) -> int:
+        return max(1, int(self.max_shard_mb * 1e6))
+
+
+@dataclass
 class ExportReport:
     """What an export wrote; counts are read back from the written shards."""
 
@@ -109,41 +131,27 @@ class ExportReport:
 # ----------------------------------------------------------------------------- inputs
 
 
-def load_rows(run_dir: Path) -> tuple[list[dict[str, Any]], str]:
+def load_rows(run: Run) -> tuple[list[dict[str, Any]], str]:
     """Rows to export and where they came from. Without curation every row is its own cluster."""
-    kept = run_dir / "curation" / "kept.parquet"
-    if kept.exists():
-        table = read_manifest(kept)
-        source = "curation/kept.parquet"
-    else:
-        table = read_manifest(run_dir / "manifest.parquet")
-        source = "manifest.parquet"
+    path = run.kept_path if run.kept_path.exists() else run.manifest_path
+    table = read_manifest(path)
+    source = run.relative(path)
     rows = table.to_pylist()
     for r in rows:
         if not r.get("dup_cluster"):
             r["dup_cluster"] = f"self:{r.get('id')}"
         r.setdefault("judge_score", None)
     if not rows:
-        raise InputError(f"{run_dir / source}: no rows to export")
+        raise InputError(f"{path}: no rows to export")
     for need in ("id", "concept", "label", "label_id", "source", "path"):
         if need not in table.column_names:
-            raise InputError(f"{run_dir / source}: missing column '{need}'")
+            raise InputError(f"{path}: missing column '{need}'")
     return rows, source
 
 
-def load_specs(run_dir: Path, names: Sequence[str]) -> dict[str, ConceptSpec]:
-    """Concept specs: RUN/concepts/<name>.yaml (the run's snapshot) when present, else built-in."""
-    specs: dict[str, ConceptSpec] = {}
-    for name in names:
-        snapshot = run_dir / "concepts" / f"{name}.yaml"
-        try:
-            spec = load_concept(snapshot if snapshot.exists() else name)
-        except ConfigError as exc:
-            raise ConfigError(f"concept '{name}' (from the manifest): {exc}") from None
-        if spec.name != name:
-            raise ConfigError(f"{spec.source_file}: name: '{spec.name}' but the manifest says '{name}'")
-        specs[name] = spec
-    return specs
+def load_specs(run: Run, names: Sequence[str]) -> dict[str, ConceptSpec]:
+    """Concept specs: the run's snapshot when present, else built-in."""
+    return {name: run.load_spec(name) for name in names}
 
 
 def _check_labels(rows: list[dict[str, Any]], specs: Mapping[str, ConceptSpec], where: str) -> None:
@@ -199,6 +207,11 @@ def _parquet_options(features: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- shards
 
 
+def contact_sheet_file(concept: str) -> str:
+    """Where a concept's contact sheet sits inside a dataset folder."""
+    return f"contact_sheets/{concept}.png"
+
+
 def plan_shards(sizes: Sequence[int], max_bytes: int) -> list[tuple[int, int]]:
     """[start, end) row ranges, each holding at most `max_bytes` of image data (>= 1 row)."""
     shards: list[tuple[int, int]] = []
@@ -213,8 +226,8 @@ def plan_shards(sizes: Sequence[int], max_bytes: int) -> list[tuple[int, int]]:
     return shards
 
 
-def _image_bytes(run_dir: Path, row: Mapping[str, Any]) -> bytes:
-    path = run_dir / str(row["path"])
+def _image_bytes(run: Run, row: Mapping[str, Any]) -> bytes:
+    path = run.file(str(row["path"]))
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -225,7 +238,7 @@ def _image_bytes(run_dir: Path, row: Mapping[str, Any]) -> bytes:
     return data
 
 
-def _write_shard(path: Path, rows: Sequence[Mapping[str, Any]], run_dir: Path, features: Any,
+def _write_shard(path: Path, rows: Sequence[Mapping[str, Any]], run: Run, features: Any,
                  progress: tqdm) -> None:
     schema = features.arrow_schema
     with pq.ParquetWriter(path, schema, **_parquet_options(features)) as writer:
@@ -233,7 +246,7 @@ def _write_shard(path: Path, rows: Sequence[Mapping[str, Any]], run_dir: Path, f
             chunk = rows[start:start + ROWS_PER_ROW_GROUP]
             batch: dict[str, list[Any]] = {name: [] for name in features}
             for r in chunk:
-                batch["image"].append({"bytes": _image_bytes(run_dir, r), "path": Path(str(r["path"])).name})
+                batch["image"].append({"bytes": _image_bytes(run, r), "path": Path(str(r["path"])).name})
                 batch["label"].append(int(r["label_id"]))
                 for name, _, _ in PROVENANCE:
                     batch[name].append(r.get(name))
@@ -243,7 +256,7 @@ def _write_shard(path: Path, rows: Sequence[Mapping[str, Any]], run_dir: Path, f
 
 
 def _write_config(tmp: Path, name: str, rows_by_split: Mapping[str, list[dict[str, Any]]],
-                  run_dir: Path, features: Any, max_bytes: int, progress: tqdm) -> list[str]:
+                  run: Run, features: Any, max_bytes: int, progress: tqdm) -> list[str]:
     files: list[str] = []
     (tmp / name).mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
@@ -251,19 +264,19 @@ def _write_config(tmp: Path, name: str, rows_by_split: Mapping[str, list[dict[st
         if not rows:
             continue
         # A missing file counts 0 here and fails with its name when the shard reads it.
-        sizes = [ROW_OVERHEAD_BYTES + ((run_dir / str(r["path"])).stat().st_size
-                                       if (run_dir / str(r["path"])).exists() else 0) for r in rows]
+        sizes = [ROW_OVERHEAD_BYTES + (run.file(str(r["path"])).stat().st_size
+                                       if run.file(str(r["path"])).exists() else 0) for r in rows]
         plan = plan_shards(sizes, max_bytes)
         for k, (a, b) in enumerate(plan):
             rel = f"{name}/{split}-{k:05d}-of-{len(plan):05d}.parquet"
-            _write_shard(tmp / rel, rows[a:b], run_dir, features, progress)
+            _write_shard(tmp / rel, rows[a:b], run, features, progress)
             files.append(rel)
     return files
 
 
-def _write_prompts(tmp: Path, run_dir: Path, concepts: Sequence[str]) -> tuple[list[str], Any]:
+def _write_prompts(tmp: Path, run: Run, concepts: Sequence[str]) -> tuple[list[str], Any]:
     """The prompts config (one `train` split); ([], None) when the run has no prompts.parquet."""
-    path = run_dir / "prompts.parquet"
+    path = run.prompts_path
     if not path.exists():
         return [], None
     try:
@@ -331,8 +344,8 @@ def _size_category(n: int) -> str:
     return "10M<n<100M"
 
 
-def _curation_report(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "curation" / "report.json"
+def _curation_report(run: Run) -> dict[str, Any] | None:
+    path = run.curation_report_path
     if not path.exists():
         return None
     try:
@@ -355,9 +368,9 @@ def _curation_steps(report: Any) -> list[dict[str, Any]] | None:
     return table
 
 
-def _drops_from_parquet(run_dir: Path, concepts: Sequence[str]) -> list[dict[str, Any]] | None:
+def _drops_from_parquet(run: Run, concepts: Sequence[str]) -> list[dict[str, Any]] | None:
     """Drops per (step, reason) counted from RUN/curation/dropped.parquet, for the exported concepts."""
-    path = run_dir / "curation" / "dropped.parquet"
+    path = run.dropped_path
     if not path.exists():
         return None
     try:
@@ -462,7 +475,7 @@ def data_fingerprint(root: Path, files: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def render_card(*, run_dir: Path, specs: Sequence[ConceptSpec], rows: Sequence[Mapping[str, Any]],
+def dataset_card_text(*, run: Run, specs: Sequence[ConceptSpec], rows: Sequence[Mapping[str, Any]],
                 written: Mapping[str, Mapping[str, Any]], features: Mapping[str, Any],
                 split_cfg: SplitConfig, rows_from: str, repo_id: str | None, load_ref: str,
                 contact_sheets: Sequence[str], fingerprint: str = "") -> str:
@@ -476,21 +489,15 @@ def render_card(*, run_dir: Path, specs: Sequence[ConceptSpec], rows: Sequence[M
     if fingerprint:
         data["dataigm_fingerprint"] = fingerprint
 
-    run_json: dict[str, Any] = {}
-    if (run_dir / "run.json").exists():
-        try:
-            run_json = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{run_dir / 'run.json'}: unreadable JSON: {exc}") from None
-    generation = run_json.get("generation") if isinstance(run_json, dict) else None
-    report = _curation_report(run_dir)
+    generation = run.read_info().get("generation")
+    report = _curation_report(run)
     # The report's steps table when it has the expected shape; else drops counted from
     # dropped.parquet; the full report is shown as JSON either way.
     steps = _curation_steps(report) if report is not None else None
-    steps_from = "curation/report.json"
+    steps_from = run.relative(run.curation_report_path)
     if steps is None:
-        steps = _drops_from_parquet(run_dir, [s.name for s in specs])
-        steps_from = "curation/dropped.parquet"
+        steps = _drops_from_parquet(run, [s.name for s in specs])
+        steps_from = run.relative(run.dropped_path)
 
     concept_ctx = []
     for spec in specs:
@@ -506,7 +513,7 @@ def render_card(*, run_dir: Path, specs: Sequence[ConceptSpec], rows: Sequence[M
             "gated": spec.is_gated, "licence": spec.licence,
             "split_rows": [per[s]["rows"] if s in per else 0 for s in SPLITS],
             "table": table,
-            "contact_sheet": f"contact_sheets/{spec.name}.png" if f"contact_sheets/{spec.name}.png" in contact_sheets else "",
+            "contact_sheet": contact_sheet_file(spec.name) if contact_sheet_file(spec.name) in contact_sheets else "",
         })
     body = cards.render(
         "dataset_card.md.j2",
@@ -595,33 +602,29 @@ def _make_tmp(out_dir: Path) -> Path:
 
 
 def export_dataset(
-    run_dir: str | Path,
-    out_dir: str | Path,
-    split_cfg: SplitConfig | None = None,
-    repo_id: str | None = None,
+    run: Run | str | Path,
+    out_dir: str | Path | None = None,
+    config: ExportConfig | None = None,
     *,
-    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
-    contact_sheets: bool = True,
-    per_cell: int = 6,
     progress: bool = True,
 ) -> ExportReport:
-    """Export RUN as a Hugging Face dataset folder at `out_dir` (replaced atomically).
+    """Export the run as a Hugging Face dataset folder at `out_dir` (default RUN/dataset),
+    replaced atomically.
 
     One config per concept found in the rows (train / validation / test, leak-free) plus a
-    `prompts` config. `repo_id` only changes the load instructions in the card.
+    `prompts` config.
     """
     t0 = time.monotonic()
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: RUN folder not found")
-    if max_shard_bytes < 1:
-        raise InputError(f"max_shard_bytes: must be >= 1, got {max_shard_bytes}")
-    split_cfg = split_cfg or SplitConfig()
+    run = Run.of(run)
+    run.require_folder()
+    out_dir = Path(out_dir) if out_dir is not None else run.dataset_dir
+    config = config or ExportConfig()
+    split_cfg = config.split
 
-    rows, rows_from = load_rows(run_dir)
+    rows, rows_from = load_rows(run)
     names = sorted({str(r["concept"]) for r in rows})
-    specs = load_specs(run_dir, names)
-    _check_labels(rows, specs, str(run_dir / rows_from))
+    specs = load_specs(run, names)
+    _check_labels(rows, specs, str(run.root / rows_from))
     rows = assign_splits(rows, split_cfg)
     check_no_leaks(rows)  # fails the export loudly before anything is written
     _check_target(out_dir)
@@ -637,30 +640,30 @@ def export_dataset(
         with tqdm(total=len(rows), desc="export", unit="img", disable=not progress) as bar:
             for name in names:
                 features[name] = concept_features(specs[name])
-                files += _write_config(tmp, name, by_config[name], run_dir, features[name],
-                                       max_shard_bytes, bar)
-        prompt_files, prompt_feats = _write_prompts(tmp, run_dir, names)
+                files += _write_config(tmp, name, by_config[name], run, features[name],
+                                       config.max_shard_bytes, bar)
+        prompt_files, prompt_feats = _write_prompts(tmp, run, names)
         if prompt_files:
             files += prompt_files
             features[PROMPTS_CONFIG] = prompt_feats
         sheets: list[str] = []
-        if contact_sheets:
+        if config.contact_sheets:
             from dataigm.contact_sheet import make_contact_sheet
 
             for name in names:
-                rel = f"contact_sheets/{name}.png"
+                rel = contact_sheet_file(name)
                 concept_rows = [r for per in by_config[name].values() for r in per]
-                make_contact_sheet(concept_rows, run_dir, tmp / rel, per_cell=per_cell,
+                make_contact_sheet(concept_rows, run.root, tmp / rel, per_cell=config.contact_sheet_per_cell,
                                    title=f"{name} ({specs[name].taxonomy_path}): {len(concept_rows)} "
                                          f"images; rows = label x source, caption = split")
                 sheets.append(rel)
         written = _read_back(tmp, files)
         fingerprint = data_fingerprint(tmp, files)
-        load_ref = repo_id or str(out_dir)
-        readme = render_card(run_dir=run_dir, specs=[specs[n] for n in names], rows=rows,
-                             written=written, features=features, split_cfg=split_cfg,
-                             rows_from=rows_from, repo_id=repo_id, load_ref=load_ref,
-                             contact_sheets=sheets, fingerprint=fingerprint)
+        load_ref = config.repo_id or str(out_dir)
+        readme = dataset_card_text(run=run, specs=[specs[n] for n in names], rows=rows,
+                                   written=written, features=features, split_cfg=split_cfg,
+                                   rows_from=rows_from, repo_id=config.repo_id, load_ref=load_ref,
+                                   contact_sheets=sheets, fingerprint=fingerprint)
         (tmp / "README.md").write_text(readme, encoding="utf-8")
         for name in names:
             expected = sum(len(v) for v in by_config[name].values())

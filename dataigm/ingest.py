@@ -21,7 +21,6 @@ and never stop the run.
 from __future__ import annotations
 
 import json
-import re
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,10 +34,11 @@ from tqdm.auto import tqdm
 
 from dataigm.errors import InputError
 from dataigm.imageio import DEFAULT_MAX_PIXELS, ImageRejected, decode_image, encode_png
-from dataigm.io import RunLock, atomic_write_parquet
-from dataigm.manifest import library_versions
-from dataigm.store import ImageStore, sha256_bytes
-from dataigm.taxonomy import ConceptSpec
+from dataigm.io import atomic_write_parquet
+from dataigm.manifest import ManifestRow, library_versions
+from dataigm.run import SOURCE_NAME_RULE, Run, check_source_name, is_safe_name
+from dataigm.store import ShardStore, sha256_bytes
+from dataigm.taxonomy import ConceptSpec, load_concept
 
 SourceType = Literal["real", "web"]
 
@@ -50,11 +50,33 @@ IMAGE_EXTENSIONS = {
 SIDECAR_EXTENSIONS = {".json", ".txt", ".cls", ".csv", ".tsv", ".md", ".yaml", ".yml", ".log", ".db",
                       ".html", ".xml", ".ini", ".pdf"}
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-_SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 IMAGE_COLUMNS = ("image", "img", "jpg", "jpeg", "png", "webp", "image_bytes", "bytes")
 LICENCE_KEYS = ("licence", "license", "LICENSE", "LICENCE", "Licence", "License")
 URL_KEYS = ("url", "URL", "image_url", "source_url")
 REJECTED_COLUMNS = ("concept", "origin", "reason", "detail")
+
+
+@dataclass
+class IngestSource:
+    """Real or web images for one concept: the settings of `dataigm ingest`, and one entry of a
+    preset's `ingest:` list (where `paths` are relative to the preset file)."""
+
+    concept: str                     # built-in concept name or concept YAML path
+    source: str                      # source name (laion, imagenet, ...): names folders and shards
+    paths: list[str] = field(default_factory=list)
+    label: str | None = None         # every image gets this label (else class folders / label columns)
+    source_type: Literal["real", "web"] = "real"
+    licence: str | None = None       # for rows whose source gives none
+    shard_size: int = 1000           # manifest rows per shard
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def validate(self) -> None:
+        if not is_safe_name(self.source):
+            raise ValueError(f"source: '{self.source}' {SOURCE_NAME_RULE}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size: must be >= 1, got {self.shard_size}")
+        if self.max_pixels < 1:
+            raise ValueError(f"max_pixels: must be >= 1, got {self.max_pixels}")
 
 
 @dataclass
@@ -111,34 +133,19 @@ class _Skip:
     origin: str
 
 
-def ingest(
-    run_dir: str | Path,
-    concept_spec: ConceptSpec,
-    paths: list[str | Path],
-    source_name: str,
-    label: str | None = None,
-    source_type: SourceType = "real",
-    licence: str | None = None,
-    shard_size: int = 1000,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    progress: bool = True,
-) -> IngestReport:
-    """Ingest images from `paths` into RUN for one concept; see the module docstring."""
-    run_dir = Path(run_dir)
-    spec = concept_spec
-    if not _SOURCE_RE.match(source_name):
-        raise InputError(f"--source: '{source_name}' must be letters, digits, '_', '.', '-' "
-                         "(it names folders and shards)")
-    if source_type not in ("real", "web"):
-        raise InputError(f"--source-type: must be real or web, got '{source_type}'")
+def ingest(run: Run | str | Path, source: IngestSource, spec: ConceptSpec | None = None,
+           progress: bool = True) -> IngestReport:
+    """Ingest the images of `source.paths` into the run for one concept (module docstring)."""
+    run = Run.of(run)
+    check_source_name(source.source)
+    spec = spec or load_concept(source.concept)
+    label, source_name = source.label, source.source
     if label is not None and label not in spec.labels:
         raise InputError(f"--label: '{label}' is not a label of concept '{spec.name}' "
                          f"(labels: {', '.join(spec.labels)})")
-    if shard_size < 1:
-        raise InputError(f"shard_size: must be >= 1, got {shard_size}")
-    if not paths:
+    if not source.paths:
         raise InputError("no input paths given")
-    inputs = [Path(p) for p in paths]
+    inputs = [Path(p) for p in source.paths]
     for p in inputs:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder")
@@ -148,30 +155,19 @@ def ingest(
     sources = _plan(inputs, spec, label)
     total = sum(s.count for s in sources)
 
-    report = IngestReport(concept=spec.name, source_name=source_name, source_type=source_type)
-    store = ImageStore(run_dir)
+    report = IngestReport(concept=spec.name, source_name=source_name, source_type=source.source_type)
+    store = ShardStore(run)
     prefix = f"ingest-{spec.name}-{source_name}-"
     reasons: Counter[str] = Counter()
     labels: Counter[str] = Counter()
     rejects: list[dict[str, Any]] = []
     versions = library_versions()
 
-    with RunLock(run_dir):
+    with run.lock():
+        run.record_concept(spec)
         present, next_index = _existing(store, prefix)
         seen_now: dict[str, tuple[str, str]] = {}  # sha -> (origin, label) within this call
-        buffer: list[dict[str, Any]] = []
-
-        def flush() -> None:
-            nonlocal next_index
-            if not buffer:
-                return
-            shard = f"{prefix}{next_index:05d}"
-            for row in buffer:
-                row["shard"] = shard
-            store.finish_shard(shard, buffer)
-            report.shards.append(shard)
-            next_index += 1
-            buffer.clear()
+        writer = store.writer(f"{prefix}{next_index:05d}")
 
         bar = tqdm(total=total or None, desc=f"ingest {source_name}", unit="img", disable=not progress)
         for src in sources:
@@ -187,7 +183,7 @@ def ingest(
                                     "reason": entry.reason, "detail": entry.detail})
                     continue
                 try:
-                    decoded = decode_image(entry.load(), max_pixels=max_pixels)
+                    decoded = decode_image(entry.load(), max_pixels=source.max_pixels)
                 except ImageRejected as exc:
                     reasons[exc.reason] += 1
                     rejects.append({"concept": spec.name, "origin": entry.origin,
@@ -208,50 +204,45 @@ def ingest(
                                     "detail": f"same image as {first_origin} (label {first_label})"})
                     continue
                 seen_now[sha] = (entry.origin, item_label)
-                rel = f"images/{spec.name}/ingest-{source_name}/{sha[:2]}/{sha}.png"
-                if not (run_dir / rel).exists():  # content-addressed: an existing file is this file
-                    store.write_image(rel, png)
+                rel = run.ingested_image(spec.name, source_name, sha, ".png")
                 width, height = decoded.image.size
-                buffer.append({
-                    "id": f"{spec.name}-ingest-{source_name}-{sha[:16]}",
-                    "concept": spec.name,
-                    "taxonomy_path": spec.taxonomy_path,
-                    "label": item_label,
-                    "label_id": spec.labels.index(item_label),
-                    "source": source_type,
-                    "source_name": source_name,
-                    "benchmark": False,
-                    "height": height,
-                    "width": width,
-                    "versions": versions,
-                    "sha256": sha,
-                    "path": rel,
-                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "licence": entry.licence if entry.licence is not None else licence,
-                    "origin": entry.origin,
-                })
+                row = ManifestRow(
+                    id=f"{spec.name}-ingest-{source_name}-{sha[:16]}", concept=spec.name,
+                    taxonomy_path=spec.taxonomy_path, label=item_label,
+                    label_id=spec.labels.index(item_label), source=source.source_type,
+                    source_name=source_name, height=height, width=width, versions=versions,
+                    sha256=sha, path=rel, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    licence=entry.licence if entry.licence is not None else source.licence,
+                    origin=entry.origin,
+                )
+                # Content-addressed: an existing file is this file, and is not written again.
+                writer.add(row, None if run.file(rel).exists() else png)
                 labels[item_label] += 1
                 report.accepted += 1
-                if len(buffer) >= shard_size:
-                    flush()
+                if len(writer) >= source.shard_size:
+                    writer = _finish(writer, report, store, prefix)
         bar.close()
-        flush()
+        if len(writer):
+            _finish(writer, report, store, prefix)
         report.rejected = sum(reasons.values())
         report.reasons = dict(reasons)
         report.labels = dict(labels)
-        rejected_path = run_dir / "ingest" / source_name / "rejected.parquet"
+        rejected_path = run.rejected_path(source_name)
         _write_rejects(rejected_path, rejects, spec.name, [str(s.root) for s in sources])
         report.rejected_path = str(rejected_path)
-        report.manifest_rows = rebuild_manifest(run_dir).num_rows
+        report.manifest_rows = store.rebuild_manifest().num_rows
     return report
 
 
-def rebuild_manifest(run_dir: str | Path) -> pa.Table:
-    """RUN/manifest.parquet from all finished shards (generated and ingested), sorted by id."""
-    return ImageStore(run_dir).rebuild_manifest()
+def _finish(writer: Any, report: IngestReport, store: ShardStore, prefix: str) -> Any:
+    """Finish the shard being written and start the next one."""
+    writer.finish()
+    report.shards.append(writer.shard)
+    number = int(writer.shard[len(prefix):]) + 1
+    return store.writer(f"{prefix}{number:05d}")
 
 
-def _existing(store: ImageStore, prefix: str) -> tuple[set[str], int]:
+def _existing(store: ShardStore, prefix: str) -> tuple[set[str], int]:
     """sha256 of images this concept+source already has, and the next shard number."""
     present: set[str] = set()
     last = -1
@@ -261,7 +252,7 @@ def _existing(store: ImageStore, prefix: str) -> tuple[set[str], int]:
         tail = shard[len(prefix):]
         if tail.isdigit():
             last = max(last, int(tail))
-        present.update(pq.read_table(store.shard_parquet(shard), columns=["sha256"]).column(0).to_pylist())
+        present.update(store.shard_column(shard, "sha256"))
     return present, last + 1
 
 
@@ -395,7 +386,9 @@ def _plan_parquet(path: Path, spec: ConceptSpec, label: str | None, explicit: bo
     except Exception as exc:
         if explicit:
             raise InputError(f"{path}: unreadable parquet: {exc}") from None
-        return _Source(path, 1, lambda: iter([_Reject(str(path), "unreadable_parquet", str(exc)[:200])]))
+        # `exc` is unbound once the except block ends: keep its text for the lazy reject.
+        detail = str(exc)[:200]
+        return _Source(path, 1, lambda: iter([_Reject(str(path), "unreadable_parquet", detail)]))
     schema = pf.schema_arrow
     column = next((c for c in IMAGE_COLUMNS if c in schema.names), None)
     if column is None:
@@ -501,7 +494,8 @@ def _plan_tar(path: Path, spec: ConceptSpec, label: str | None) -> _Source:
                     raw = fh.read() if fh else b""
                     metas.setdefault(key, {})[ext] = raw
     except (tarfile.TarError, OSError, EOFError) as exc:
-        return _Source(path, 1, lambda: iter([_Reject(str(path), "unreadable_tar", str(exc)[:200])]))
+        detail = str(exc)[:200]  # `exc` is unbound once the except block ends
+        return _Source(path, 1, lambda: iter([_Reject(str(path), "unreadable_tar", detail)]))
     samples = sorted({_split_key(m.name)[0] for m in members if _is_image_ext(_split_key(m.name)[1])})
     folder_label = _match_label(path.parent.name, spec)
     if label is None:
@@ -570,4 +564,4 @@ def _tar_sample(path: Path, key: str, group: dict[str, bytes], spec: ConceptSpec
     yield _Item(origin, lab, str(lic) if lic is not None else None, lambda d=data: d)
 
 
-__all__ = ["IngestReport", "ingest", "rebuild_manifest", "IMAGE_EXTENSIONS"]
+__all__ = ["IngestReport", "IngestSource", "ingest", "IMAGE_EXTENSIONS"]

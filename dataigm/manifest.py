@@ -1,13 +1,14 @@
 """The manifest: one row per image with full provenance.
 
-SCHEMA is the single source of truth for the column names and types that generation,
-ingestion, curation and export exchange (see ARCHITECTURE.md).
+`ManifestRow` is the single source of truth for the columns and types that generation,
+ingestion, curation and export exchange (see ARCHITECTURE.md); `SCHEMA` is derived from it.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -17,40 +18,60 @@ import pyarrow.parquet as pq
 from dataigm.errors import InputError
 from dataigm.io import atomic_write_parquet
 
-SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("concept", pa.string()),
-        ("taxonomy_path", pa.string()),
-        ("label", pa.string()),
-        ("label_id", pa.int64()),
-        ("source", pa.string()),
-        ("source_name", pa.string()),
-        ("prompt", pa.string()),
-        ("prompt_set", pa.string()),
-        ("prompt_id", pa.string()),
-        ("pair_id", pa.string()),
-        ("benchmark", pa.bool_()),
-        ("seed", pa.int64()),
-        ("image_index", pa.int64()),
-        ("generator", pa.string()),
-        ("model_id", pa.string()),
-        ("model_revision", pa.string()),
-        ("scheduler", pa.string()),
-        ("steps", pa.int64()),
-        ("guidance", pa.float64()),
-        ("height", pa.int64()),
-        ("width", pa.int64()),
-        ("dtype", pa.string()),
-        ("versions", pa.string()),
-        ("sha256", pa.string()),
-        ("path", pa.string()),
-        ("created", pa.string()),
-        ("licence", pa.string()),
-        ("origin", pa.string()),
-        ("shard", pa.string()),
-    ]
-)
+
+
+@dataclass
+class ManifestRow:
+    """One image with its provenance. Generation and ingestion both build these, and the shard
+    writer stores them; the parquet SCHEMA below is derived from this class."""
+
+    id: str                          # unique and stable
+    concept: str                     # dataset config name (ConceptSpec.name)
+    taxonomy_path: str               # domain/kind/concept
+    label: str                       # label name
+    label_id: int                    # 0 = concept absent, 1 = present
+    source: str                      # generated | web | real
+    source_name: str                 # generator model name or ingest source name
+    sha256: str                      # of the stored file's bytes
+    path: str                        # relative to the RUN folder
+    created: str                     # ISO time; the only column allowed to differ between runs
+    shard: str = ""
+    prompt: str | None = None
+    prompt_set: str | None = None    # forget | reference | unrelated | neighbour
+    prompt_id: str | None = None
+    pair_id: str | None = None
+    benchmark: bool = False
+    seed: int | None = None
+    image_index: int | None = None
+    generator: str | None = None     # the generator backend (toyworld, tiny, diffusers, ...)
+    model_id: str | None = None
+    model_revision: str | None = None
+    scheduler: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    height: int | None = None
+    width: int | None = None
+    dtype: str | None = None
+    versions: str | None = None      # JSON of the library versions that made or decoded it
+    licence: str | None = None
+    origin: str | None = None        # where an ingested file came from (never a local absolute path)
+
+
+_ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+
+
+def _arrow_type(annotation: str) -> pa.DataType:
+    return _ARROW_TYPES[annotation.split("|")[0].strip()]
+
+
+# Column order: the manifest's historical order, which every tool and test reads by name anyway.
+_ORDER = ("id", "concept", "taxonomy_path", "label", "label_id", "source", "source_name", "prompt",
+          "prompt_set", "prompt_id", "pair_id", "benchmark", "seed", "image_index", "generator",
+          "model_id", "model_revision", "scheduler", "steps", "guidance", "height", "width", "dtype",
+          "versions", "sha256", "path", "created", "licence", "origin", "shard")
+_ANNOTATIONS = {f.name: str(f.type) for f in fields(ManifestRow)}
+SCHEMA = pa.schema([(name, _arrow_type(_ANNOTATIONS[name])) for name in _ORDER])
+assert set(_ORDER) == set(_ANNOTATIONS), "ManifestRow and the column order disagree"
 COLUMNS = tuple(SCHEMA.names)
 
 # Columns that must be filled for a generated image (the provenance a user needs to
@@ -66,9 +87,9 @@ GENERATED_REQUIRED = (
 VOLATILE_COLUMNS = ("created",)
 
 
-def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Rows (dicts) to a table with exactly SCHEMA's columns; missing keys become null."""
-    rows = list(rows)
+def rows_to_table(rows: Iterable[Mapping[str, Any] | ManifestRow]) -> pa.Table:
+    """Rows (ManifestRow or dicts) to a table with exactly SCHEMA's columns; missing keys become null."""
+    rows = [asdict(r) if isinstance(r, ManifestRow) else r for r in rows]
     unknown = {k for r in rows for k in r} - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown manifest columns: {sorted(unknown)}")

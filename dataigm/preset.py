@@ -1,8 +1,11 @@
 """Presets: one YAML file that says what to build (`demo`, `paper`, or a user's file).
 
 A preset names the concepts (built-in names or paths to concept YAML files), overrides prompt
-counts, and carries the generation, ingestion, curation and split sections. Loading validates
-every section, including each concept file it names, so a bad preset fails before any work.
+counts, and carries one section per step: `generation`, `ingest` (sources), `curation` and
+`export`. Each section is the step's own config dataclass, so `dataigm curate RUN --set ...` and
+`curation:` in a preset are the same thing. Loading goes through `resolve_config` (preset YAML,
+then overrides, then one validation) and loads every concept file the preset names, so a bad
+preset fails before any work.
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Mapping, Sequence
 
-from dataigm.config import load_dataclass, read_yaml
+from dataigm.config import read_yaml, resolve_config
+from dataigm.curation.config import CurationConfig
 from dataigm.errors import ConfigError
+from dataigm.export import ExportConfig
 from dataigm.generators.base import GenerationSettings
+from dataigm.ingest import IngestSource
 from dataigm.resources import builtin_names, resolve_named_file
 from dataigm.taxonomy import ConceptSpec, PromptCounts, load_concepts
-
 
 
 @dataclass
@@ -29,18 +34,6 @@ class CountsOverride:
 
 
 @dataclass
-class IngestSource:
-    """A folder, parquet file or tar shard set of real or web images for one concept."""
-
-    concept: str
-    source: str
-    paths: list[str]
-    label: str | None = None
-    source_type: Literal["real", "web"] = "real"
-    licence: str | None = None
-
-
-@dataclass
 class Preset:
     name: str
     concepts: list[str]
@@ -49,12 +42,12 @@ class Preset:
     prompt_counts: dict[str, CountsOverride] = field(default_factory=dict)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     ingest: list[IngestSource] = field(default_factory=list)
-    curation: dict[str, Any] = field(default_factory=dict)
-    split: dict[str, Any] = field(default_factory=dict)
+    curation: CurationConfig = field(default_factory=CurationConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     # Judge preset used by `dataigm build`/`demo` when they train judges.
     judge: str | None = None
-    source_file: str = field(default="", compare=False)
-    specs: list[ConceptSpec] = field(default_factory=list, compare=False, repr=False)
+    source_file: str = field(default="", init=False, compare=False)
+    specs: list[ConceptSpec] = field(default_factory=list, init=False, compare=False, repr=False)
 
     def validate(self) -> None:
         if not self.concepts:
@@ -90,11 +83,12 @@ def resolve_preset_path(ref: str) -> Path:
     return resolve_named_file(ref, "preset")
 
 
-def load_preset(ref: str) -> Preset:
-    """Load and fully validate a preset by built-in name or path."""
+def load_preset(ref: str, sets: Sequence[str] = (), overrides: Mapping[str, Any] | None = None) -> Preset:
+    """Load and fully validate a preset by built-in name or path, with `--set` items and other
+    overrides (dotted keys or nested mappings) merged in before the one validation."""
     path = resolve_preset_path(ref)
     source = str(path)
-    preset = load_dataclass(Preset, read_yaml(path), source)
+    preset = resolve_config(Preset, read_yaml(path), source, sets=sets, overrides=overrides)
     preset.source_file = source
     preset.specs = load_concepts(preset.concepts, relative_to=path.parent)
     names = {s.name for s in preset.specs}
@@ -110,17 +104,11 @@ def load_preset(ref: str) -> Preset:
     for i, src in enumerate(preset.ingest):
         if src.concept not in names:
             raise ConfigError(f"{source}: ingest[{i}].concept: '{src.concept}' is not a concept of this preset")
-    _validate_sections(preset, source)
+        if not src.paths:
+            raise ConfigError(f"{source}: ingest[{i}].paths: must list at least one folder or file")
+        # Paths in a preset are relative to the preset file, wherever the command runs.
+        src.paths = [p if Path(p).is_absolute() else str(path.parent / p) for p in src.paths]
     return preset
-
-
-def _validate_sections(preset: Preset, source: str) -> None:
-    """Curation and split sections are owned by their modules; validate them here too."""
-    from dataigm.curation.config import CurationConfig
-    from dataigm.splits import SplitConfig
-
-    load_dataclass(CurationConfig, preset.curation, source, "curation")
-    load_dataclass(SplitConfig, preset.split, source, "split")
 
 
 def select_concepts(preset: Preset, only: str | None) -> list[ConceptSpec]:

@@ -2,7 +2,7 @@
 
 Rule: images that share a pair (`pair_id`), a prompt (`prompt_id`), a near-duplicate cluster
 (`dup_cluster`) or identical bytes (`sha256`) always land in the same split. Groups are built
-with union-find over those keys, so one cluster that links two pairs merges both pairs (and all
+as connected components over those keys, so one cluster that links two pairs merges both pairs (and all
 images of their prompts) into one group. A group that holds any benchmark row goes to test:
 benchmark prompts never reach training.
 
@@ -29,8 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
+import numpy as np
+
 from dataigm.config import load_dataclass, read_yaml
 from dataigm.errors import ConfigError, DataigmError, InputError
+from dataigm.graph import connected_components
 
 SPLITS = ("train", "validation", "test")
 # Keys whose shared value forces rows into one split. sha256 is not in the brief's three keys
@@ -87,24 +90,6 @@ def _present(value: Any) -> bool:
 def _truthy(value: Any) -> bool:
     """A benchmark flag: null and NaN (pandas' missing value) are False."""
     return _present(value) and bool(value)
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        root = i
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[i] != root:  # path compression keeps later finds O(1)
-            self.parent[i], i = root, self.parent[i]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 def _columns(rows: Any) -> tuple[dict[str, list[Any]], int]:
@@ -165,11 +150,11 @@ def _stable_unit(*parts: Any) -> float:
 def group_rows(rows: Any) -> list[int]:
     """The group index of each row (rows linked by any GROUP_KEYS value share a group).
 
-    Group indices are the position of the group's first row, so they are stable for a given
-    row order; assignment itself only uses row ids and never this order.
+    A group's index is the position of its first row, so it is stable for a given row order;
+    assignment itself only uses row ids and never this order.
     """
     cols, n = _columns(rows)
-    uf = _UnionFind(n)
+    edges: list[tuple[int, int]] = []
     for key in GROUP_KEYS:
         values = cols.get(key)
         if values is None:
@@ -180,8 +165,11 @@ def group_rows(rows: Any) -> list[int]:
                 continue
             j = first.setdefault(str(v), i)
             if j != i:
-                uf.union(i, j)
-    return [uf.find(i) for i in range(n)]
+                edges.append((j, i))
+    labels = connected_components(n, np.asarray(edges, dtype=np.int64))
+    first_row = np.full(labels.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first_row, labels, np.arange(n, dtype=np.int64))
+    return first_row[labels].tolist()
 
 
 def assign_splits(rows: Rows, cfg: SplitConfig | None = None) -> Rows:

@@ -6,13 +6,11 @@ which the CLI sets. Bad values raise a one-line ConfigError naming the file and 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
-from dataigm.config import load_dataclass, read_yaml
-from dataigm.errors import ConfigError
+from dataigm.config import read_yaml, resolve_config
 from dataigm.resources import resolve_named_file
 
 
@@ -110,21 +108,46 @@ class TrainConfig:
         return self.model.freeze_backbone and self.model.cache_features and not self.loader.augment
 
 
-def resolve_preset(preset: str) -> Path:
-    """'demo' -> pipelines/presets/judge-demo.yaml; anything else is a file path."""
-    return resolve_named_file(preset, "judge preset")
+@dataclass
+class EvaluateConfig:
+    """Settings of `dataigm evaluate` (which judge and dataset are arguments)."""
+
+    concept: str | None = None  # dataset config; default: the judge's concept
+    rethreshold: bool = False   # choose a new threshold on this dataset's validation split
+    rule: Literal["max_f1", "target_fpr"] = "max_f1"
+    target_fpr: float = 0.05
+    batch_size: int = 64
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        if not 0.0 < self.target_fpr < 1.0:
+            raise ValueError(f"target_fpr: must be in (0, 1), got {self.target_fpr}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
 
 
-def load_train_config(preset: str | Path, **overrides: Any) -> TrainConfig:
-    """Read a preset (name or file), apply top-level overrides (dataset, concept, out, seed...)."""
-    path = resolve_preset(str(preset))
-    data = read_yaml(path) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    data = dict(data)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return load_dataclass(TrainConfig, data, str(path))
+@dataclass
+class ScoreConfig:
+    """Settings of `dataigm judge`: scoring a folder of images with one judge."""
+
+    concept: str | None = None        # needed by clip:MODEL zero-shot judges
+    threshold: float | None = None    # overrides the judge's own decision threshold
+    batch_size: int = 32
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold: must be in [0, 1], got {self.threshold}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {self.batch_size}")
 
 
-def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
-    return dataclasses.replace(cfg, **changes)
+def load_train_config(preset: str | Path, sets: Sequence[str] = (), **overrides: Any) -> TrainConfig:
+    """A judge preset (`demo`, `paper` or a file) with overrides, validated once.
+
+    Overrides merge like `--set`: `model={"image_size": 128}` changes one field of the preset's
+    model section (never the whole section), dotted keys (`**{"optim.max_epochs": 3}`) work too,
+    and `sets` takes `--set KEY=VALUE` items.
+    """
+    path = resolve_named_file(str(preset), "judge preset")
+    return resolve_config(TrainConfig, read_yaml(path), str(path), sets=sets, overrides=overrides)

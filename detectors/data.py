@@ -22,8 +22,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, TensorDataset, WeightedRandomSampler
 
 from dataigm.errors import InputError
+from dataigm.splits import SPLITS
 
-SPLITS = ("train", "validation", "test")
 _INTERP = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
 
 
@@ -179,8 +179,24 @@ class JudgeDataModule(pl.LightningDataModule):
 
     @property
     def fingerprint(self) -> str:
+        """A digest of what the judge is trained and evaluated on: per split, the rows' ids,
+        labels and image sha256s (dataigm exports carry them; other datasets are hashed on their
+        image column). Reads no pixels for a dataigm export."""
         self.setup()
-        return hashlib.sha256("".join(self.ds[s]._fingerprint for s in SPLITS).encode()).hexdigest()[:16]
+        digest = hashlib.sha256()
+        for split in SPLITS:
+            data = self.ds[split]
+            columns = [c for c in ("id", "label", "sha256") if c in data.column_names]
+            if "sha256" not in columns:
+                columns.append("image")
+            table = data.select_columns(columns).with_format("arrow")[:]
+            digest.update(split.encode())
+            for name in columns:
+                for chunk in table.column(name).chunks:
+                    for buf in chunk.buffers():
+                        if buf is not None:
+                            digest.update(buf)
+        return digest.hexdigest()[:16]
 
     def labels(self, split: str) -> np.ndarray:
         self.setup()

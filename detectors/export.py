@@ -75,12 +75,12 @@ def export_judge(
         for name in ("model.safetensors", "config.json"):
             with atomic_path(out / name) as dst:
                 shutil.copyfile(os.path.join(tmp, name), dst)
-    card = render_card(block, report, backbone_pretrained=backbone_pretrained, data_config=data_cfg, license=license)
+    card = judge_card_text(block, report, backbone_pretrained=backbone_pretrained, data_config=data_cfg, license=license)
     atomic_write_text(out / "README.md", card)
     return out
 
 
-def render_card(block: dict[str, Any], report: dict[str, Any], *, backbone_pretrained: bool, data_config: dict[str, Any], license: str) -> str:
+def judge_card_text(block: dict[str, Any], report: dict[str, Any], *, backbone_pretrained: bool, data_config: dict[str, Any], license: str) -> str:
     from dataigm.cards import render
 
     return render(

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from dataigm.io import atomic_path
-from dataigm.detectors.data import SPLITS, JudgeDataModule, transform_key
+from dataigm.detectors.data import JudgeDataModule, transform_key
+from dataigm.splits import SPLITS
 from dataigm.detectors.networks import classifier, pooled_features
 
 

@@ -1,62 +1,53 @@
-"""The Judge API: one interface over trained judges, NudeNet and zero-shot CLIP.
+"""The built-in judges behind the Judge protocol (dataigm.judging): trained, NudeNet, zero-shot CLIP.
 
-    judge = Judge.from_pretrained("path/to/JUDGE" | "org/judge-repo" | "nudenet" | "clip:MODEL")
+    judge = Judge.from_pretrained("path/to/JUDGE" | "org/judge-repo" | "hf-hub:org/judge-repo"
+                                  | "nudenet" | "clip:MODEL")
     pred = judge.predict(images)   # PIL images, paths or HWC uint8 arrays
     pred.probabilities             # (N,) P(concept present), comparable across judge kinds
     pred.decisions                 # (N,) bool, probabilities >= judge.threshold (binary judges)
     pred.labels                    # (N,) label names
 
-For IGMU-head judges, `import dataigm.detectors` (this package) registers the architecture with timm, so
-`timm.create_model("local-dir:JUDGE", pretrained=True)` works as well.
+`Judge.from_pretrained` is `dataigm.judging.load_judge`: curation, folder scoring and the
+scorecard all load judges the same way. For IGMU-head judges, `import dataigm.detectors`
+registers the architecture with timm, so `timm.create_model("local-dir:JUDGE", pretrained=True)`
+works as well.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from dataigm.errors import InputError
+from dataigm.errors import InputError, MissingExtraError
+from dataigm.judging import JudgePrediction, binary_prediction, load_judge
 from dataigm.nudenet_rule import IGMU_THRESHOLD, NUDENET_CLASSES, nudenet_score
 
 
-
-@dataclass
-class JudgePrediction:
-    probabilities: np.ndarray  # (N,) probability that the concept is present
-    decisions: np.ndarray  # (N,) bool
-    labels: list[str]  # predicted label name per image
-    class_probabilities: np.ndarray | None = None  # (N, K) for K-class judges
-
-
 class Judge:
-    """Base class; `from_pretrained` picks the implementation from the name."""
+    """Base class of the built-in judges; `from_pretrained` picks one by reference."""
 
     name: str = "judge"
+    identity: str = "judge"
     concept: str | None = None
     threshold: float = 0.5
     label_names: list[str] = ["absent", "present"]
 
     @staticmethod
     def from_pretrained(name_or_path: str, *, concept: str | None = None, threshold: float | None = None,
-                        revision: str | None = None, device: str = "cpu", **kwargs: Any) -> "Judge":
+                        revision: str | None = None, device: str = "cpu", **kwargs: Any) -> Any:
         """'nudenet', 'clip:MODEL' (zero-shot; needs `concept` or present/absent texts), a judge
         folder, or a hub model id (downloaded with huggingface_hub)."""
-        if name_or_path == "nudenet":
-            return NudeNetJudge(threshold=0.45 if threshold is None else threshold, **kwargs)
-        if name_or_path.startswith("clip:"):
-            return ZeroShotClipJudge.from_pretrained(name_or_path[5:], concept=concept, threshold=threshold,
-                                                     revision=revision, device=device, **kwargs)
-        return TrainedJudge.from_pretrained(name_or_path, threshold=threshold, revision=revision, device=device)
+        return load_judge(name_or_path, concept=concept, threshold=threshold, revision=revision,
+                          device=device, **kwargs)
 
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
         raise NotImplementedError
 
     def _binary(self, p: np.ndarray) -> JudgePrediction:
-        decisions = p >= self.threshold
-        return JudgePrediction(p, decisions, [self.label_names[int(d)] for d in decisions])
+        return binary_prediction(p, self.threshold, self.label_names)
 
 
 def _resolve_folder(name_or_path: str, revision: str | None) -> Path:
@@ -78,7 +69,8 @@ def _resolve_folder(name_or_path: str, revision: str | None) -> Path:
 class TrainedJudge(Judge):
     """A judge exported by `dataigm train` (timm model + "dataigm" config block)."""
 
-    def __init__(self, network: Any, config: dict[str, Any], threshold: float | None = None, device: str = "cpu") -> None:
+    def __init__(self, network: Any, config: dict[str, Any], threshold: float | None = None, device: str = "cpu",
+                 identity: str | None = None) -> None:
         from dataigm.detectors.data import build_transform
 
         block = config.get("dataigm", {})
@@ -87,6 +79,7 @@ class TrainedJudge(Judge):
         self.config = config
         self.concept = block.get("concept")
         self.name = f"judge:{self.concept}"
+        self.identity = identity or self.name
         self.label_names = list(config.get("label_names") or block.get("label_names") or ["absent", "present"])
         saved = block.get("threshold")
         self.threshold = float(threshold if threshold is not None else (saved if saved is not None else 0.5))
@@ -100,8 +93,9 @@ class TrainedJudge(Judge):
                         device: str = "cpu") -> "TrainedJudge":
         from dataigm.detectors.export import load_network
 
-        network, config = load_network(_resolve_folder(name_or_path, revision))
-        return cls(network, config, threshold, device)
+        folder = _resolve_folder(name_or_path, revision)
+        network, config = load_network(folder)
+        return cls(network, config, threshold, device, identity=folder_identity(folder))
 
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
         import torch
@@ -121,42 +115,56 @@ class TrainedJudge(Judge):
         return JudgePrediction(1.0 - probs[:, 0], top != 0, [self.label_names[int(t)] for t in top], probs)
 
 
+def folder_identity(folder: Path) -> str:
+    """A trained judge's cache identity: its folder name and a digest of config and weights."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors"):
+        path = folder / name
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return f"judge-{folder.resolve().name}-{digest.hexdigest()[:12]}"
+
+
 class NudeNetJudge(Judge):
-    """NudeNet 3.4 (its bundled 320n ONNX detector, offline): score = max score over `classes`."""
+    """NudeNet 3.4 (its bundled 320n ONNX detector, offline): score = max score over `classes`
+    (IGMU's rule, dataigm.nudenet_rule)."""
 
     def __init__(self, threshold: float = IGMU_THRESHOLD, classes: Sequence[str] = NUDENET_CLASSES) -> None:
         try:
+            import importlib.metadata as md
+
             from nudenet import NudeDetector
         except ImportError:
-            from dataigm.errors import MissingExtraError
-
             raise MissingExtraError("nsfw", "nudenet") from None
         self.detector = NudeDetector()
         self.threshold = float(threshold)
-        self.classes = set(classes)
+        self.classes = sorted(set(classes))
         self.name = "nudenet"
+        # The cache identity changes with the detector version and the class rule, not the
+        # threshold (scores do not depend on it).
+        rule = hashlib.sha1(",".join(self.classes).encode()).hexdigest()[:8]
+        self.identity = f"nudenet-{md.version('nudenet')}-{rule}"
         self.concept = "nudity"
         self.label_names = ["safe", "nude"]
 
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
         from dataigm.detectors.data import to_rgb_array
 
-        scores = []
+        inputs: list[Any] = []
         for im in images:
-            # NudeNet reads arrays with OpenCV conventions: 4-channel BGRA.
+            # Decoded by Pillow whatever the input (files may be JPEG behind .png, or CMYK), and
+            # handed over with OpenCV's conventions, as NudeNet expects: 4-channel BGRA.
             rgb = to_rgb_array(im)
-            bgra = np.concatenate([rgb[..., ::-1], np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
-            dets = self.detector.detect(np.ascontiguousarray(bgra))
-            scores.append(nudenet_score(dets, self.classes))
-        return self._binary(np.asarray(scores, dtype=np.float64))
+            alpha = np.full(rgb.shape[:2] + (1,), 255, np.uint8)
+            inputs.append(np.ascontiguousarray(np.concatenate([rgb[..., ::-1], alpha], axis=-1)))
+        detections = self.detector.detect_batch(inputs, batch_size=batch_size) if inputs else []
+        return self._binary(np.asarray([nudenet_score(d, self.classes) for d in detections], dtype=np.float64))
 
 
 def concept_texts(concept: str) -> tuple[list[str], list[str], list[str]]:
     """(present texts, absent texts, label names) from the concept YAML (dataigm.taxonomy)."""
-    try:
-        from dataigm.taxonomy import load_concept
-    except ImportError:
-        raise InputError(f"concept {concept!r}: dataigm.taxonomy is not available; pass present/absent texts") from None
+    from dataigm.taxonomy import load_concept
+
     spec = load_concept(concept)
     zs = spec.judge.zero_shot
     return list(zs.present), list(zs.absent), list(spec.labels)
@@ -177,6 +185,8 @@ class ZeroShotClipJudge(Judge):
         self.label_names = list(label_names)
         self.concept = concept
         self.name = name
+        texts = "|".join(self.present) + "||" + "|".join(self.absent)
+        self.identity = f"{name}-{hashlib.sha1(texts.encode()).hexdigest()[:8]}"
         self.device = device
 
     @classmethod
@@ -213,3 +223,30 @@ class ZeroShotClipJudge(Judge):
                 p = out.logits_per_image.float().softmax(-1)[:, : len(self.present)].sum(-1)
                 probs.append(p.cpu())
         return self._binary(torch.cat(probs).numpy() if probs else np.zeros(0))
+
+
+# ----------------------------------------------------------------------------- factories
+# Registered by name in dataigm.judging.JUDGES; each takes the part of the reference after
+# "name:" and the common options.
+
+
+def load_trained(arg: str, *, concept: str | None = None, threshold: float | None = None,
+                 revision: str | None = None, device: str = "cpu", **options: Any) -> TrainedJudge:
+    judge = TrainedJudge.from_pretrained(arg, threshold=threshold, revision=revision, device=device)
+    if concept is not None and judge.concept not in (None, concept):
+        raise InputError(f"{arg}: this judge was trained for concept '{judge.concept}', not '{concept}'")
+    return judge
+
+
+def load_nudenet(arg: str, *, concept: str | None = None, threshold: float | None = None,
+                 revision: str | None = None, device: str = "cpu", **options: Any) -> NudeNetJudge:
+    classes = options.pop("classes", NUDENET_CLASSES)
+    return NudeNetJudge(threshold=IGMU_THRESHOLD if threshold is None else threshold, classes=classes)
+
+
+def load_zero_shot_clip(arg: str, *, concept: str | None = None, threshold: float | None = None,
+                        revision: str | None = None, device: str = "cpu", **options: Any) -> "ZeroShotClipJudge":
+    if not arg:
+        raise InputError("clip:MODEL: name a CLIP model (a hub id or a local folder), e.g. clip:openai/clip-vit-base-patch32")
+    return ZeroShotClipJudge.from_pretrained(arg, concept=concept, threshold=threshold, revision=revision,
+                                             device=device, **options)

@@ -24,10 +24,13 @@ from typing import Any, Callable
 
 import pyarrow.parquet as pq
 
-from dataigm.io import RunLock, atomic_write_json, atomic_write_text
-from dataigm.preset import Preset, load_preset
+from dataigm.export import contact_sheet_file
+from dataigm.imageio import encode_png
+from dataigm.io import atomic_write_json, atomic_write_text
+from dataigm.pipelines.build import build
+from dataigm.preset import Preset
 from dataigm.prompts import clean_prompt
-from dataigm.store import encode_png
+from dataigm.run import Run
 from dataigm.taxonomy import ConceptSpec, format_tree
 
 METHODS = ("original", "half_erased", "erased")
@@ -55,17 +58,17 @@ def strip_concept(prompt: str, spec: ConceptSpec) -> str:
     return clean_prompt(prompt)
 
 
-def make_unlearned_outputs(run_dir: Path, preset: Preset, out_dir: Path) -> dict[str, int]:
+def make_unlearned_outputs(run: Run, preset: Preset) -> dict[str, int]:
     """Images of the demo unlearned model, one subfolder per method, per concept."""
     from dataigm.generators.base import make_generator
 
-    prompts = pq.read_table(run_dir / "prompts.parquet").to_pylist()
+    prompts = pq.read_table(run.prompts_path).to_pylist()
     generator = make_generator(preset.generation, preset.specs)
     written: dict[str, int] = {}
     for spec in preset.specs:
         forget = [p for p in prompts if p["concept"] == spec.name and p["prompt_set"] == "forget"
                   and p["benchmark"]]
-        folder = out_dir / spec.name
+        folder = run.unlearned_dir(spec.name)
         done = folder / ".done"
         if done.exists():
             written[spec.name] = int(done.read_text())
@@ -116,47 +119,41 @@ def _score(judge_ref: str, folder: Path, out: Path, concept: str) -> dict[str, A
     return json.loads(summary_path.read_text(encoding="utf-8"))
 
 
-def run_demo(run_dir: str | Path, log: Callable[[str], None] = print, progress: bool = True) -> DemoReport:
-    from dataigm.pipelines.build import build
-
+def run_demo(run: Run, preset: Preset, log: Callable[[str], None] = print, progress: bool = True) -> DemoReport:
     start = time.perf_counter()
-    run_dir = Path(run_dir)
-    preset = load_preset("demo")
     judge_preset = preset.judge or "demo"
-    with RunLock(run_dir):
-        built = build(preset, run_dir, progress=progress, log=log)
-        dataset_dir = Path(built.dataset_dir)
+    with run.lock():
+        built = build(run, preset, progress=progress, log=log)
         log("[judges] train, evaluate and export one judge per concept")
         judges: dict[str, dict[str, Any]] = {}
         for spec in preset.specs:
             t0 = time.perf_counter()
-            out = run_dir / "judges" / spec.name
+            out = run.judge_dir(spec.name)
             reused = (out / "model.safetensors").exists() and (out / "metrics.json").exists()
-            judges[spec.name] = _train_judge(dataset_dir, spec, out, judge_preset, progress)
+            judges[spec.name] = _train_judge(run.dataset_dir, spec, out, judge_preset, progress)
             test = judges[spec.name]["test"]
             took = "reused" if reused else f"{time.perf_counter() - t0:.0f} s"
             log(f"      {spec.name}: test accuracy {test['accuracy']:.3f}, AUROC {test['auroc']:.3f}, "
                 f"ECE {test['ece']:.3f} ({took})")
         log("[unlearned] demo unlearned model: benchmark prompts with concept words kept / removed")
-        make_unlearned_outputs(run_dir, preset, run_dir / "unlearned")
+        make_unlearned_outputs(run, preset)
         log("[score] share of images still showing the concept")
         forgetting: list[dict[str, Any]] = []
         for spec in preset.specs:
-            folder = run_dir / "unlearned" / spec.name
-            judges_for = [("dataigm", str(run_dir / "judges" / spec.name))]
+            judges_for = [("dataigm", str(run.judge_dir(spec.name)))]
             if spec.domain == "nsfw":
                 judges_for.append(("nudenet", "nudenet"))
             for judge_name, ref in judges_for:
-                summary = _score(ref, folder, run_dir / "scores" / spec.name / judge_name, spec.name)
+                summary = _score(ref, run.unlearned_dir(spec.name), run.scores_dir(spec.name, judge_name), spec.name)
                 for method, s in (summary.get("per_method") or {}).items():
                     forgetting.append({"concept": spec.name, "judge": judge_name, "method": method, **s})
-        atomic_write_json(run_dir / "forgetting.json", forgetting)
-        report_html = write_report_html(run_dir, preset, built, judges, forgetting)
-    return DemoReport(run_dir=run_dir, report_html=report_html, seconds=time.perf_counter() - start,
+        atomic_write_json(run.forgetting_path, forgetting)
+        report_html = write_report_html(run, preset, built, judges, forgetting)
+    return DemoReport(run_dir=run.root, report_html=report_html, seconds=time.perf_counter() - start,
                       judges=judges, forgetting=forgetting)
 
 
-def write_report_html(run_dir: Path, preset: Preset, built: Any, judges: dict[str, dict[str, Any]],
+def write_report_html(run: Run, preset: Preset, built: Any, judges: dict[str, dict[str, Any]],
                       forgetting: list[dict[str, Any]]) -> Path:
     from dataigm.cards import render
 
@@ -169,10 +166,11 @@ def write_report_html(run_dir: Path, preset: Preset, built: Any, judges: dict[st
             "name": spec.name, "path": spec.taxonomy_path, "labels": spec.labels,
             "counts": export.counts.get(spec.name, {}),
             "label_counts": export.label_counts.get(spec.name, {}),
-            "contact_sheet": f"dataset/contact_sheets/{spec.name}.png",
+            "contact_sheet": run.relative(run.dataset_dir / contact_sheet_file(spec.name)),
             "test": m["test"], "threshold": m["threshold"],
-            "roc": f"judges/{spec.name}/roc.png", "reliability": f"judges/{spec.name}/reliability.png",
-            "judge_dir": f"judges/{spec.name}",
+            "roc": run.relative(run.judge_dir(spec.name) / "roc.png"),
+            "reliability": run.relative(run.judge_dir(spec.name) / "reliability.png"),
+            "judge_dir": run.relative(run.judge_dir(spec.name)),
         })
     html = render(
         "report.html.j2",
@@ -180,13 +178,12 @@ def write_report_html(run_dir: Path, preset: Preset, built: Any, judges: dict[st
         concepts=concepts,
         forgetting=forgetting,
         curation=_curation_rows(curation),
-        dataset_dir="dataset",
+        dataset_dir=run.relative(run.dataset_dir),
         preset=preset.name,
         generated=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
-    path = run_dir / "report.html"
-    atomic_write_text(path, html)
-    return path
+    atomic_write_text(run.report_path, html)
+    return run.report_path
 
 
 def _curation_rows(curation: Any) -> list[dict[str, Any]]:

@@ -12,4 +12,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "test: chromium not found and cannot install it here; the report test will be skipped" >&2
   fi
 fi
+# Every extra is installed above: a test needing one must run, never skip (tests/conftest.py).
+export DATAIGM_REQUIRE_EXTRAS=1
 exec .venv/bin/python -m pytest "$@"

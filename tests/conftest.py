@@ -35,3 +35,15 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+def require_extra(module: str) -> None:
+    """Import an optional extra's module for a test. Under the README's test command (which
+    installs every extra and sets DATAIGM_REQUIRE_EXTRAS=1) a missing extra fails the test; a
+    developer's partial install skips it."""
+    import importlib
+
+    if os.environ.get("DATAIGM_REQUIRE_EXTRAS") == "1":
+        importlib.import_module(module)
+    else:
+        pytest.importorskip(module)

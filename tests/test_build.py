@@ -28,7 +28,7 @@ def test_build_generates_ingests_curates_exports_and_resumes(cli, tmp_path):
         "generation: {generator: toyworld, height: 64, width: 64, images_per_prompt: 2, shard_size: 16}\n"
         "ingest:\n  - {concept: object_church, source: photos, paths: [real], licence: cc-by-4.0}\n"
         "curation: {judge_agreement: {enabled: false}}\n"
-        "split: {seed: 3}\n"
+        "export: {split: {seed: 3}}\n"
     )
     run = tmp_path / "run"
     code, out, err = cli("build", "--preset", preset, "--out", run, "--quiet")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 
@@ -16,6 +17,8 @@ torch.set_num_threads(1)
 from judgefixtures import build_tiny_clip, demo_judge, make_image, write_image_folder  # noqa: E402
 
 from dataigm.cli import main  # noqa: E402
+from dataigm.judging import Judge as JudgeProtocol  # noqa: E402
+from tests.conftest import require_extra  # noqa: E402
 from dataigm.detectors import Judge, NudeNetJudge, ZeroShotClipJudge, score_folder, wilson_interval  # noqa: E402
 
 
@@ -47,7 +50,7 @@ def test_dataigm_judge_prints_a_per_method_table_and_writes_scores(tmp_path, cap
 
 
 def test_nudenet_runs_offline_on_the_same_folder(tmp_path, capsys) -> None:
-    pytest.importorskip("nudenet")
+    require_extra("nudenet")
     folder = write_image_folder(tmp_path / "outputs", {"a": (1, 1), "b": (1, 1)})
     rc = main(["judge", "--judge", "nudenet", "--images", str(folder), "--out", str(tmp_path / "r")])
     assert rc == 0
@@ -67,11 +70,10 @@ def test_three_judges_score_the_same_images(tmp_path) -> None:
                                       absent=["an empty background"])
     assert isinstance(zero_shot, ZeroShotClipJudge) and zero_shot.name == f"clip:{clip_dir}"
     judges = [trained, zero_shot]
-    try:
-        judges.append(NudeNetJudge(threshold=0.45))
-    except Exception:  # nudenet is an optional extra
-        pass
+    if importlib.util.find_spec("nudenet") is not None or os.environ.get("DATAIGM_REQUIRE_EXTRAS") == "1":
+        judges.append(NudeNetJudge(threshold=0.45))  # the optional `nsfw` extra
     for judge in judges:
+        assert isinstance(judge, JudgeProtocol)
         pred = judge.predict(images)
         assert pred.probabilities.shape == (6,) and ((0 <= pred.probabilities) & (pred.probabilities <= 1)).all()
         assert len(pred.labels) == 6
@@ -89,7 +91,6 @@ def test_three_judges_score_the_same_images(tmp_path) -> None:
 
 
 def test_zero_shot_judge_reads_label_texts_from_the_concept_yaml(tmp_path) -> None:
-    pytest.importorskip("dataigm.taxonomy")
     clip_dir = build_tiny_clip(tmp_path / "tiny-clip")
     judge = Judge.from_pretrained(f"clip:{clip_dir}", concept="object_church")
     assert judge.label_names == ["other", "church"] and judge.present and judge.absent

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from dataigm.errors import DataigmError, InputError
-from dataigm.export import export_dataset
+from dataigm.export import ExportConfig, export_dataset
 from dataigm.splits import SplitConfig
 from dataigm.taxonomy import load_concept
 from runfixtures import build_run
@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(run_dir):
-    report = export_dataset(run_dir, run_dir / "dataset", SplitConfig(seed=0), repo_id="org/dataigm-test")
+    report = export_dataset(run_dir, run_dir / "dataset", ExportConfig(split=SplitConfig(seed=0), repo_id="org/dataigm-test"))
     return report
 
 
@@ -158,7 +158,7 @@ def test_prompts_config_loads(run_dir, exported, tmp_path):
 
 def test_shards_embed_bytes_and_respect_the_size_limit(run_dir, kept, tmp_path):
     out = tmp_path / "small-shards"
-    report = export_dataset(run_dir, out, max_shard_bytes=20_000, contact_sheets=False)
+    report = export_dataset(run_dir, out, ExportConfig(max_shard_mb=0.02, contact_sheets=False))
     train = sorted((out / "object_church").glob("train-*.parquet"))
     assert len(train) > 1
     assert [p.name for p in train] == [f"train-{i:05d}-of-{len(train):05d}.parquet" for i in range(len(train))]
@@ -180,7 +180,7 @@ def test_failed_export_leaves_the_previous_export_intact(run_dir, tmp_path, monk
     import dataigm.export as export_mod
 
     out = tmp_path / "dataset"
-    export_dataset(run_dir, out, contact_sheets=False)
+    export_dataset(run_dir, out, ExportConfig(contact_sheets=False))
     before = _tree_digest(out)
     real_write = export_mod._write_shard
     calls = {"n": 0}
@@ -193,14 +193,14 @@ def test_failed_export_leaves_the_previous_export_intact(run_dir, tmp_path, monk
 
     monkeypatch.setattr(export_mod, "_write_shard", failing)
     with pytest.raises(RuntimeError, match="disk fell off"):
-        export_dataset(run_dir, out, SplitConfig(seed=5))
+        export_dataset(run_dir, out, ExportConfig(split=SplitConfig(seed=5)))
     assert calls["n"] == 3
     assert _tree_digest(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]  # no temp folder left behind
 
     # A later good export replaces it completely (another seed moves some rows).
     monkeypatch.setattr(export_mod, "_write_shard", real_write)
-    export_dataset(run_dir, out, SplitConfig(seed=5))
+    export_dataset(run_dir, out, ExportConfig(split=SplitConfig(seed=5)))
     assert _tree_digest(out) != before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
 
@@ -267,7 +267,7 @@ def test_odd_curation_report_is_shown_as_is(tmp_path):
     run = build_run(tmp_path / "run", concepts=("object_parachute",), n_pairs=6, n_web=3, n_real=3)
     odd = {"near_dedup": {"clusters": 4}, "note": "written by a newer curation step"}
     (run / "curation" / "report.json").write_text(json.dumps(odd))
-    export_dataset(run, run / "dataset", contact_sheets=False)
+    export_dataset(run, run / "dataset", ExportConfig(contact_sheets=False))
     body = (run / "dataset" / "README.md").read_text()
     assert '"note": "written by a newer curation step"' in body
     # The drops table then comes from dropped.parquet (one dropped real image per label).

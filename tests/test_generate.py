@@ -137,7 +137,7 @@ def test_user_concept_file_generates_without_code_changes(cli, tmp_path):
 
 
 def test_regenerate_one_image_from_its_manifest_row(tmp_path, cli):
-    from dataigm.pipelines.generate import regenerate_image
+    from dataigm.generate import regenerate_image
 
     preset = write_preset(tmp_path / "p.yaml", concepts=["style_vangogh"])
     run = tmp_path / "run"
@@ -206,7 +206,7 @@ def test_two_processes_split_the_shards_and_match_a_single_process_run(tmp_path)
 def test_tiny_diffusion_pipeline_through_the_store_regenerates_exactly(cli, tmp_path):
     """The `tiny` generator goes through from_pretrained on a local folder; an image regenerated
     from its manifest row equals the stored one byte for byte."""
-    from dataigm.pipelines.generate import regenerate_image
+    from dataigm.generate import regenerate_image
 
     model_dir = tmp_path / "tiny-sd"
     preset = write_preset(

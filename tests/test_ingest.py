@@ -20,12 +20,19 @@ from oddfiles import BAD, GOOD, SKIPPED, build_corpus  # noqa: E402
 
 from dataigm.cli import main  # noqa: E402
 from dataigm.errors import InputError  # noqa: E402
-from dataigm.ingest import ingest  # noqa: E402
+from dataigm.ingest import IngestSource  # noqa: E402
+from dataigm.ingest import ingest as ingest_step  # noqa: E402
 from dataigm.manifest import COLUMNS  # noqa: E402
 from dataigm.taxonomy import load_concept  # noqa: E402
 
 CHURCH = load_concept("object_church")
 NUDITY = load_concept("nudity")
+
+
+def ingest(run: Path, spec, paths: list, source: str, progress: bool = False, **settings):
+    """The ingest step with one source built like `dataigm ingest` builds it."""
+    config = IngestSource(concept=spec.name, source=source, paths=[str(p) for p in paths], **settings)
+    return ingest_step(run, config, spec, progress=progress)
 
 
 def _manifest(run: Path) -> list[dict]:
@@ -214,6 +221,6 @@ def test_cli_ingest_and_manifest_merge(tmp_path: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert main(["ingest", str(run), "--concept", "object_church", "--source", "bad name", str(data)]) == 2
     err = capsys.readouterr().err
-    assert "--source: 'bad name'" in err and err.count("\n") == 1
+    assert "source: 'bad name'" in err and err.count("\n") == 1
     assert main(["ingest", str(run), "--concept", "object_church", "--source", "s",
                  str(tmp_path / "missing")]) == 2

@@ -131,7 +131,7 @@ PRESET_OK = "name: x\nconcepts: [nudity]\ngeneration: {generator: toyworld, heig
 MALFORMED_PRESETS = {
     "unknown_top_key": (PRESET_OK + "colour: red\n", "colour: unknown key"),
     "unknown_generation_key": (PRESET_OK.replace("height: 64", "heigth: 64"), "generation.heigth: unknown key"),
-    "bad_generator": (PRESET_OK.replace("toyworld", "dalle"), "generation.generator: must be one of"),
+    "bad_generator": (PRESET_OK.replace("toyworld", "dalle"), "generation.generator: unknown generator 'dalle'"),
     "size_not_multiple_of_8": (PRESET_OK.replace("height: 64", "height: 60"), "generation.height"),
     "diffusers_without_model": (PRESET_OK.replace("toyworld", "diffusers"), "generation.model: required"),
     "no_concepts": ("name: x\nconcepts: []\n", "concepts: must name at least one"),
@@ -144,7 +144,8 @@ MALFORMED_PRESETS = {
                              "ingest[0].concept"),
     "batch_size_string": (PRESET_OK.replace("width: 64", "width: 64, batch_size: eight"),
                           "generation.batch_size: expected an integer"),
-    "split_fractions": (PRESET_OK + "split: {fractions: {train: 0.9, validation: 0.3, test: 0.1}}\n", "split"),
+    "split_fractions": (PRESET_OK + "export: {split: {fractions: {train: 0.9, validation: 0.3, test: 0.1}}}\n",
+                        "export.split"),
     "curation_unknown_key": (PRESET_OK + "curation: {no_such_step: 1}\n", "curation.no_such_step"),
     "yaml_syntax": ("name: x\nconcepts: [nudity\n", "invalid YAML"),
 }

@@ -1,22 +1,24 @@
-"""`dataigm export RUN --to RUN/dataset`: leak-free splits + Hugging Face dataset folder + card."""
+"""`dataigm export RUN --to DATASET`: split and write a Hugging Face dataset folder with a card."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from dataigm.cli._args import add_config_args, add_quiet, printed_config
 from dataigm.errors import InputError
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser(
         "export",
-        help="split a RUN (leak-free) and write a Hugging Face dataset folder with its card",
+        help="write RUN as a Hugging Face dataset folder (parquet + README card), leak-free splits",
         description=(
-            "Assign train/validation/test splits (pairs, prompts and near-duplicate clusters never "
-            "cross splits; benchmark prompts never in train), then write one parquet config per "
-            "concept plus a 'prompts' config, contact sheets and a README.md card. The target is "
-            "replaced atomically: a failed export leaves an earlier one untouched."
+            "Read RUN/curation/kept.parquet (or RUN/manifest.parquet), assign leak-free splits (pairs, "
+            "prompts and near-duplicate clusters never cross splits; benchmark prompts never in train), "
+            "then write one parquet config per concept plus a 'prompts' config, contact sheets and a "
+            "README.md card. The target is replaced atomically: a failed export leaves an earlier one "
+            "untouched. Settings: the export section of the preset the RUN was built with."
         ),
     )
     p.add_argument("run", type=Path, help="RUN folder (manifest.parquet, optionally curation/)")
@@ -25,45 +27,44 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--split-config", type=Path, default=None,
                    help="YAML with 'fractions: {train, validation, test}' and 'seed'")
     p.add_argument("--fractions", default=None, metavar="TRAIN,VAL,TEST",
-                   help="split fractions, e.g. 0.8,0.1,0.1 (overrides --split-config)")
-    p.add_argument("--seed", type=int, default=None, help="split hash seed (overrides --split-config)")
-    p.add_argument("--max-shard-mb", type=float, default=500.0, help="largest parquet shard in MB (default 500)")
+                   help="split fractions, e.g. 0.8,0.1,0.1 (same as --set split.fractions...)")
+    p.add_argument("--seed", type=int, default=None, help="split hash seed (same as --set split.seed=N)")
+    p.add_argument("--max-shard-mb", type=float, default=None, help="largest parquet shard in MB (default 500)")
     p.add_argument("--no-contact-sheets", action="store_true", help="skip the contact sheet PNGs")
+    add_config_args(p)
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
-def _split_config(args: argparse.Namespace) -> "object":
-    from dataigm.splits import SplitConfig, load_split_config, split_config_from
-
-    cfg = load_split_config(args.split_config) if args.split_config else SplitConfig()
-    data = {"fractions": dict(cfg.fractions), "seed": cfg.seed}
-    if args.fractions is not None:
-        parts = args.fractions.split(",")
-        try:
-            values = [float(v) for v in parts]
-        except ValueError:
-            values = []
-        if len(values) != 3:
-            raise InputError(f"--fractions: expected three numbers TRAIN,VAL,TEST, got '{args.fractions}'")
-        data["fractions"] = dict(zip(("train", "validation", "test"), values))
-    if args.seed is not None:
-        data["seed"] = args.seed
-    return split_config_from(data, "--fractions/--seed")
+def _fractions(text: str | None) -> dict[str, float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise InputError(f"--fractions: expected three numbers TRAIN,VAL,TEST, got '{text}'")
+    return dict(zip(("train", "validation", "test"), values))
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataigm.export import export_dataset
-    from dataigm.io import RunLock
+    from dataigm.config import read_yaml, resolve_config
+    from dataigm.export import ExportConfig, export_dataset
+    from dataigm.run import Run
 
-    if not args.run.is_dir():
-        raise InputError(f"{args.run}: RUN folder not found")
-    if args.max_shard_mb <= 0:
-        raise InputError(f"--max-shard-mb: must be > 0, got {args.max_shard_mb}")
-    cfg = _split_config(args)
-    out = args.to if args.to is not None else args.run / "dataset"
-    with RunLock(args.run):
-        report = export_dataset(args.run, out, cfg, repo_id=args.repo_id,
-                                max_shard_bytes=int(args.max_shard_mb * 1e6),
-                                contact_sheets=not args.no_contact_sheets)
+    run_folder = Run(args.run)
+    data = run_folder.preset_section("export")
+    overrides = {"split": read_yaml(args.split_config) if args.split_config else None,
+                 "split.fractions": _fractions(args.fractions), "split.seed": args.seed,
+                 "max_shard_mb": args.max_shard_mb, "repo_id": args.repo_id,
+                 "contact_sheets": False if args.no_contact_sheets else None}
+    config = resolve_config(ExportConfig, data, f"{run_folder.info_path} (preset export section)",
+                            sets=args.sets, overrides=overrides)
+    if printed_config(args, config):
+        return 0
+    run_folder.require_folder()
+    with run_folder.lock():
+        report = export_dataset(run_folder, args.to, config, progress=not args.quiet)
     print(report.summary())
     return 0

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 
+from dataigm.cli._args import add_preset_args, printed_config
+
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("plan", help="print the workload of a preset (prompts, images, storage)")
-    p.add_argument("--preset", default="demo", help="demo, paper, or a preset YAML file")
-    p.add_argument("--concepts", help="comma-separated subset of the preset's concepts")
-    p.add_argument("--limit", type=int, help="at most N images per concept")
+    add_preset_args(p, out_help=None)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataigm.generate import format_plan
     from dataigm.preset import load_preset, select_concepts
-    from dataigm.pipelines.generate import format_plan
 
-    preset = load_preset(args.preset)
-    print(format_plan(preset, select_concepts(preset, args.concepts), args.limit))
+    preset = load_preset(args.preset, sets=args.sets)
+    specs = select_concepts(preset, args.concepts)
+    if printed_config(args, preset):
+        return 0
+    print(format_plan(preset, specs, args.limit))
     return 0

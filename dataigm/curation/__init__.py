@@ -4,8 +4,7 @@
 and report.json; see runner.py. Config: `CurationConfig` (the `curation:` section of a preset).
 """
 
-from dataigm.curation.config import CurationConfig
-from dataigm.curation.judges import ImageScorer
+from dataigm.curation.config import CURATION_STEPS, CurationConfig
 from dataigm.curation.runner import CurationReport, curate
 
-__all__ = ["CurationConfig", "CurationReport", "ImageScorer", "curate"]
+__all__ = ["CURATION_STEPS", "CurationConfig", "CurationReport", "curate"]

@@ -8,9 +8,20 @@ wrong types with a one-line error naming the file and field.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from dataigm.nudenet_rule import NUDENET_CLASSES  # IGMU's rule, shared with the NudeNet judge
+from dataigm.nudenet_rule import IGMU_THRESHOLD, NUDENET_CLASSES  # IGMU's rule, shared with the NudeNet judge
+from dataigm.registry import Registry
+
+# Curation steps by name; a preset lists them in the order they run (`curation.steps`). Others
+# are added through the `dataigm.curation_steps` entry-point group (a `Step` subclass).
+CURATION_STEPS: Registry[type] = Registry("curation step", "dataigm.curation_steps")
+CURATION_STEPS.register("validation", "dataigm.curation.steps:Validation")
+CURATION_STEPS.register("exact_dedup", "dataigm.curation.steps:ExactDedup")
+CURATION_STEPS.register("near_dedup", "dataigm.curation.steps:NearDedup")
+CURATION_STEPS.register("quality", "dataigm.curation.steps:Quality")
+CURATION_STEPS.register("judge_agreement", "dataigm.curation.steps:JudgeAgreement")
+DEFAULT_STEPS = ("validation", "exact_dedup", "near_dedup", "quality", "judge_agreement")
 
 
 @dataclass
@@ -79,19 +90,21 @@ class QualityConfig:
 class ConceptJudgeConfig:
     """How one concept's labels are checked against a judge.
 
-    judge: `nudenet`, `none`, `auto` (nudenet if installed, else skipped with a note), or the
-    path of a trained dataigm judge folder. The judge's score is P(concept present); the judge
-    says "present" when score >= threshold. A row disagrees when its label says otherwise by
-    more than `margin` (score < threshold - margin for present rows, score >= threshold + margin
-    for absent rows).
+    judge: `none`, `auto` (nudenet if installed, else skipped with a note), or any judge
+    reference (dataigm.judging.load_judge): `nudenet`, `clip:MODEL`, a trained judge folder or
+    hub id, or a registered judge. The judge's score is P(concept present); the judge says
+    "present" when score >= threshold. A row disagrees when its label says otherwise by more
+    than `margin` (score < threshold - margin for present rows, score >= threshold + margin for
+    absent rows).
     """
 
     judge: str = "auto"
     action: Literal["drop", "flag"] = "drop"
-    threshold: float = 0.45
+    threshold: float = IGMU_THRESHOLD
     margin: float = 0.0
     nudenet_classes: list[str] = field(default_factory=lambda: list(NUDENET_CLASSES))
     batch_size: int = 8
+    device: str = "cpu"
 
     def validate(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -120,9 +133,22 @@ class ReviewConfig:
 
 @dataclass
 class CurationConfig:
+    # The automatic steps, in the order they run; review overrides (human decisions) always
+    # come after them.
+    steps: list[str] = field(default_factory=lambda: list(DEFAULT_STEPS))
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
     near_dedup: NearDedupConfig = field(default_factory=NearDedupConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     judge_agreement: JudgeAgreementConfig = field(default_factory=JudgeAgreementConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
+    # Settings of steps added through entry points, by step name.
+    step_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        for i, name in enumerate(self.steps):
+            if name not in CURATION_STEPS:
+                raise ValueError(f"steps[{i}]: unknown curation step '{name}' "
+                                 f"(known: {', '.join(CURATION_STEPS.names())})")
+        if len(set(self.steps)) != len(self.steps):
+            raise ValueError("steps: a step is listed twice")

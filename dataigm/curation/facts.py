@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from dataigm.curation.near_dup import hash_to_int
 from dataigm.imageio import ImageRejected, decode_image
 from dataigm.io import atomic_write_parquet
+from dataigm.run import Run
 
 CACHE_NAME = "hashes.parquet"
 # Bump when the way a fact is computed changes: old cache rows are then recomputed.
@@ -78,7 +79,7 @@ def load_cache(path: Path) -> pd.DataFrame:
     return df.drop_duplicates("sha256").set_index("sha256")
 
 
-def compute_facts(run_dir: Path, rows: pd.DataFrame, cache_path: Path, max_pixels: int,
+def compute_facts(run: Run, rows: pd.DataFrame, cache_path: Path, max_pixels: int,
                   verify_sha256: bool = True, progress: bool = True) -> FactsResult:
     """Facts for every distinct sha256 in `rows` (columns sha256, path), from cache or files."""
     cache = load_cache(cache_path)
@@ -88,7 +89,7 @@ def compute_facts(run_dir: Path, rows: pd.DataFrame, cache_path: Path, max_pixel
     errors: dict[str, tuple[str, str]] = {}
     for sha, rel in tqdm(list(zip(todo["sha256"], todo["path"])), desc="curate: image facts",
                          unit="img", disable=not progress or todo.empty):
-        path = run_dir / str(rel)
+        path = run.file(str(rel))
         try:
             data = path.read_bytes()
         except OSError as exc:

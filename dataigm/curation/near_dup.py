@@ -23,6 +23,8 @@ from typing import Literal
 
 import numpy as np
 
+from dataigm.graph import connected_components
+
 Method = Literal["auto", "flat", "mih", "faiss-multihash", "pairwise"]
 
 # Below this many codes a brute-force range search in C beats building any index.
@@ -199,13 +201,4 @@ def pairwise_pairs(codes: np.ndarray, radius: int, chunk: int = 1024) -> np.ndar
 
 def cluster_labels(n: int, pairs: np.ndarray) -> np.ndarray:
     """Connected components of the near-duplicate graph: one label per item (0..k-1)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    if pairs.size == 0:
-        return np.arange(n, dtype=np.int64)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    return connected_components(n, pairs)

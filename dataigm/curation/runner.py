@@ -11,26 +11,25 @@ Image files are only read, never copied or rewritten.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from dataigm.config import to_dict
-from dataigm.curation.config import CurationConfig
+from dataigm.curation.config import CURATION_STEPS, CurationConfig
 from dataigm.curation.facts import CACHE_NAME as FACTS_CACHE
 from dataigm.curation.facts import compute_facts
-from dataigm.curation.judges import ImageScorer
 from dataigm.curation.review import apply_overrides, read_overrides
-from dataigm.curation.steps import STEPS, Context
+from dataigm.curation.steps import Context
 from dataigm.errors import InputError
-from dataigm.io import RunLock, atomic_write_json, atomic_write_parquet
+from dataigm.io import atomic_write_json, atomic_write_parquet
+from dataigm.judging import Judge
 from dataigm.manifest import SCHEMA, read_manifest
-
-CURATION_DIR = "curation"
+from dataigm.run import Run
 EXTRA_SCHEMA = pa.schema([
     ("dup_cluster", pa.string()),
     ("judge_score", pa.float64()),
@@ -67,20 +66,20 @@ def reason_code(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
-def curate(run_dir: str | Path, config: CurationConfig | None = None,
-           scorers: dict[str, ImageScorer] | None = None, progress: bool = True) -> CurationReport:
-    """Curate RUN/manifest.parquet; `scorers` (by concept) override the configured judges."""
-    run_dir = Path(run_dir)
+def curate(run: Run | str | Path, config: CurationConfig | None = None,
+           judges: dict[str, Judge] | None = None, progress: bool = True) -> CurationReport:
+    """Curate RUN/manifest.parquet; `judges` (by concept) override the configured ones."""
+    run = Run.of(run)
     config = config or CurationConfig()
-    out_dir = run_dir / CURATION_DIR
     timings: dict[str, float] = {}
-    with RunLock(run_dir):
+    run.require_folder()
+    with run.lock():
         t0 = time.perf_counter()
-        manifest = read_manifest(run_dir / "manifest.parquet")
+        manifest = read_manifest(run.manifest_path)
         table = manifest.to_pandas().sort_values("id", kind="stable")
         if table["id"].duplicated().any():
             dup = table.loc[table["id"].duplicated(), "id"].iloc[0]
-            raise InputError(f"{run_dir / 'manifest.parquet'}: duplicate id '{dup}'")
+            raise InputError(f"{run.manifest_path}: duplicate id '{dup}'")
         table = table.set_index("id", drop=False)
         table.index.name = None
         table["step"] = None
@@ -88,17 +87,17 @@ def curate(run_dir: str | Path, config: CurationConfig | None = None,
         table["relabelled_from"] = None
         overrides = read_overrides(config.review.file) if config.review.file else []  # fail early
 
-        facts = compute_facts(run_dir, table, out_dir / FACTS_CACHE, config.validation.max_pixels,
+        facts = compute_facts(run, table, run.curation_cache(FACTS_CACHE), config.validation.max_pixels,
                               config.validation.verify_sha256, progress)
         timings["facts"] = time.perf_counter() - t0
-        ctx = Context(run_dir=run_dir, config=config, facts=facts.facts,
+        ctx = Context(run=run, config=config, facts=facts.facts,
                       fact_errors={sha: err for sha, err in facts.errors.items()},
-                      scorers=dict(scorers or {}), progress=progress)
+                      judges=dict(judges or {}), progress=progress)
         ctx.info["facts"] = {"computed": facts.computed, "cached": facts.cached}
 
         steps_report: list[dict[str, Any]] = []
-        for step_cls in STEPS:
-            step = step_cls()
+        for step_name in config.steps:
+            step = CURATION_STEPS.get(step_name, "curation.steps")()
             if not step.enabled(config):
                 ctx.notes.append(f"{step.name}: disabled")
                 continue
@@ -114,7 +113,7 @@ def curate(run_dir: str | Path, config: CurationConfig | None = None,
         review_counts = None
         if config.review.file:
             before = table["step"].isna().sum()
-            review_counts = apply_overrides(table, overrides, config.review.file, _label_ids(table))
+            review_counts = apply_overrides(table, overrides, config.review.file, _label_ids(run, table))
             steps_report.append({"step": "review", "in": int(before),
                                  "dropped": int((table["step"] == "review").sum()),
                                  "reasons": {"review": int((table["step"] == "review").sum())} if
@@ -124,9 +123,7 @@ def curate(run_dir: str | Path, config: CurationConfig | None = None,
         _attach_columns(table, ctx)
         kept = table[table["step"].isna()]
         dropped = table[table["step"].notna()]
-        out_dir.mkdir(parents=True, exist_ok=True)
-        kept_path, dropped_path, report_path = (out_dir / "kept.parquet", out_dir / "dropped.parquet",
-                                                out_dir / "report.json")
+        kept_path, dropped_path, report_path = run.kept_path, run.dropped_path, run.curation_report_path
         atomic_write_parquet(_to_table(kept, KEPT_SCHEMA), kept_path)
         atomic_write_parquet(_to_table(dropped, DROPPED_SCHEMA), dropped_path)
         timings["total"] = time.perf_counter() - t0
@@ -152,17 +149,16 @@ def curate(run_dir: str | Path, config: CurationConfig | None = None,
                           report_path=str(report_path))
 
 
-def _label_ids(table: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """Label name -> label_id per concept: from the concept definition when it is built in,
-    plus every (label, label_id) the manifest holds."""
+def _label_ids(run: Run, table: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Label name -> label_id per concept: from the run's concept definition when it can be
+    found, plus every (label, label_id) the manifest holds."""
     from dataigm.errors import DataigmError
-    from dataigm.taxonomy import load_concept
 
     out: dict[str, dict[str, int]] = {}
     for concept, group in table.groupby("concept"):
         names = {str(l): int(i) for l, i in zip(group["label"], group["label_id"]) if l is not None}
         try:
-            spec = load_concept(str(concept))
+            spec = run.load_spec(str(concept))
             names.update({name: i for i, name in enumerate(spec.labels)})
         except DataigmError:
             pass  # a user concept file we cannot locate: the manifest's labels are the list

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,17 +16,19 @@ import pandas as pd
 
 from dataigm.curation.config import CurationConfig
 from dataigm.curation.judges import CACHE_NAME as JUDGE_CACHE
-from dataigm.curation.judges import ImageScorer, cached_scores, nudenet_available, resolve_scorer
+from dataigm.curation.judges import cached_scores, nudenet_available, resolve_judge
 from dataigm.curation.near_dup import cluster_labels, near_pairs
+from dataigm.judging import Judge
+from dataigm.run import Run
 
 
 @dataclass
 class Context:
-    run_dir: Path
+    run: Run
     config: CurationConfig
     facts: pd.DataFrame                        # by sha256
     fact_errors: dict[str, tuple[str, str]]    # sha256 -> (code, detail)
-    scorers: dict[str, ImageScorer] = field(default_factory=dict)
+    judges: dict[str, Judge] = field(default_factory=dict)   # per concept, overriding the config
     progress: bool = True
     notes: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)     # per-step report sections
@@ -35,6 +36,8 @@ class Context:
 
 
 class Step:
+    """A curation step; registered by name in dataigm.curation.config.CURATION_STEPS."""
+
     name = "step"
 
     def enabled(self, config: CurationConfig) -> bool:
@@ -65,7 +68,7 @@ class Validation(Step):
         non_rgb = int(((f["mode"] != "RGB") & known).sum())
         for i, (rid, sha, rel) in enumerate(zip(rows.index, rows["sha256"], rows["path"])):
             small, large = min(w[i], h[i]), max(w[i], h[i])
-            if rel is None or not (ctx.run_dir / str(rel)).is_file():
+            if rel is None or not ctx.run.file(str(rel)).is_file():
                 reason = f"missing_file:{rel}"
             elif not known[i]:
                 code, detail = ctx.fact_errors.get(sha, ("undecodable", "no facts"))
@@ -216,22 +219,19 @@ class JudgeAgreement(Step):
         scores_col = pd.Series(np.nan, index=rows.index, dtype=float)
         flags = pd.Series(pd.NA, index=rows.index, dtype="boolean")
         info: dict[str, Any] = {}
-        cache = ctx.run_dir / "curation" / JUDGE_CACHE
+        cache = ctx.run.curation_cache(JUDGE_CACHE)
         for concept, cfg in sorted(ctx.config.judge_agreement.concepts.items()):
             sub = rows[rows["concept"] == concept]
             if sub.empty:
                 continue
-            scorer = ctx.scorers.get(concept)
-            if scorer is None:
-                scorer = resolve_scorer(cfg.judge, cfg.nudenet_classes, cfg.batch_size,
-                                        source=f"judge_agreement.concepts.{concept}.judge")
-            if scorer is None:
+            judge = ctx.judges.get(concept) or resolve_judge(cfg, concept)
+            if judge is None:
                 why = ("nudenet is not installed (pip install 'dataigm[nsfw]')"
                        if cfg.judge == "auto" and not nudenet_available() else f"judge is '{cfg.judge}'")
                 ctx.notes.append(f"judge_agreement: {concept}: skipped, {why}")
                 info[concept] = {"judge": None, "skipped": why}
                 continue
-            scores, computed, cached = cached_scores(scorer, sub, ctx.run_dir, cache, cfg.batch_size,
+            scores, computed, cached = cached_scores(judge, sub, ctx.run, cache, cfg.batch_size,
                                                      ctx.progress)
             s = sub["sha256"].map(scores).astype(float)
             scores_col.loc[sub.index] = s
@@ -241,8 +241,8 @@ class JudgeAgreement(Step):
             bad = sub.index[disagree]
             if cfg.action == "drop":
                 ids += list(bad)
-                reasons += [f"judge_disagrees:{scorer.name}={v:.3f}" for v in s[disagree]]
-            info[concept] = {"judge": scorer.name, "action": cfg.action, "threshold": cfg.threshold,
+                reasons += [f"judge_disagrees:{judge.name}={v:.3f}" for v in s[disagree]]
+            info[concept] = {"judge": judge.name, "identity": judge.identity, "action": cfg.action, "threshold": cfg.threshold,
                              "margin": cfg.margin, "scored": computed, "cached": cached,
                              "disagree": int(disagree.sum())}
         ctx.columns["judge_score"] = scores_col
@@ -250,5 +250,3 @@ class JudgeAgreement(Step):
         ctx.info["judge_agreement"] = info
         return _drops(ids, reasons)
 
-
-STEPS: tuple[type[Step], ...] = (Validation, ExactDedup, NearDedup, Quality, JudgeAgreement)

@@ -11,6 +11,8 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from dataigm.registry import Registry
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
 class GenerationSettings:
     """The `generation:` section of a preset."""
 
-    generator: Literal["toyworld", "tiny", "diffusers"] = "toyworld"
+    # A registered generator (GENERATORS below): toyworld, tiny, diffusers, or a plug-in's name.
+    generator: str = "toyworld"
     # diffusers: a hub id or a local folder that DiffusionPipeline.from_pretrained loads.
     # tiny: the folder the tiny pipeline is built into (created if missing).
     model: str | None = None
@@ -44,6 +47,9 @@ class GenerationSettings:
     seed: int = 0
 
     def validate(self) -> None:
+        if self.generator not in GENERATORS:
+            raise ValueError(f"generator: unknown generator '{self.generator}' "
+                             f"(known: {', '.join(GENERATORS.names())})")
         if self.generator == "diffusers" and not self.model:
             raise ValueError("model: required when generator is 'diffusers' (a hub id or a local folder)")
         for name in ("steps", "height", "width", "batch_size", "images_per_prompt", "shard_size"):
@@ -64,7 +70,7 @@ class GenerationOutput:
 
 
 class Generator(abc.ABC):
-    """Turns prompts into images, one seed per image."""
+    """Turns prompts into images, one seed per image. Built as `cls(settings, concepts)`."""
 
     name: str = "base"
 
@@ -73,16 +79,14 @@ class Generator(abc.ABC):
         """Return one RGB PIL image per (prompt, seed), in order."""
 
 
+# Generators by the name a preset's `generation.generator` gives; plug-ins register through the
+# `dataigm.generators` entry-point group. Heavy imports happen only for the one chosen.
+GENERATORS: Registry[type[Generator]] = Registry("generator", "dataigm.generators")
+GENERATORS.register("toyworld", "dataigm.generators.toyworld:ToyWorldGenerator")
+GENERATORS.register("tiny", "dataigm.generators.tiny:TinyDiffusionGenerator")
+GENERATORS.register("diffusers", "dataigm.generators.diffusers_gen:DiffusersGenerator")
+
+
 def make_generator(settings: GenerationSettings, concepts: list["ConceptSpec"]) -> Generator:
-    """Build the generator a preset names. Heavy imports happen only for the one chosen."""
-    if settings.generator == "toyworld":
-        from dataigm.generators.toyworld import ToyWorldGenerator
-
-        return ToyWorldGenerator(settings, concepts)
-    if settings.generator == "tiny":
-        from dataigm.generators.tiny import TinyDiffusionGenerator
-
-        return TinyDiffusionGenerator(settings)
-    from dataigm.generators.diffusers_gen import DiffusersGenerator
-
-    return DiffusersGenerator(settings)
+    """Build the generator a preset names."""
+    return GENERATORS.get(settings.generator, "generation.generator")(settings, concepts)

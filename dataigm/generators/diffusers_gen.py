@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from dataigm.errors import ConfigError, InputError, MissingExtraError, one_line
 from dataigm.generators.base import GenerationOutput, GenerationSettings, Generator
@@ -111,7 +111,7 @@ class DiffusersGenerator(Generator):
 
     name = "diffusers"
 
-    def __init__(self, settings: GenerationSettings) -> None:
+    def __init__(self, settings: GenerationSettings, concepts: Sequence[Any] = ()) -> None:
         torch, diffusers = _import_torch_diffusers()
         self.settings = settings
         self._torch = torch

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from dataigm.errors import InputError
 from dataigm.generators.base import GenerationOutput, GenerationSettings, Generator
@@ -118,12 +118,12 @@ class TinyDiffusionGenerator(Generator):
 
     name = "tiny"
 
-    def __init__(self, settings: GenerationSettings) -> None:
+    def __init__(self, settings: GenerationSettings, concepts: Sequence[Any] = ()) -> None:
         folder = Path(settings.model).expanduser() if settings.model else default_tiny_dir()
         build_tiny_pipeline(folder)
         self.folder = folder
         self.settings = settings
-        self.inner = DiffusersGenerator(replace(settings, model=str(folder), revision=None))
+        self.inner = DiffusersGenerator(replace(settings, model=str(folder), revision=None), concepts)
         # The folder path is machine-specific; the content fingerprint is what identifies it.
         self.model_revision = f"{TINY_BUILDER_VERSION}:{folder_fingerprint(folder)[:16]}"
 

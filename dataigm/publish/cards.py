@@ -25,7 +25,7 @@ def read_card(text: str, where: str, kind: str = "dataset") -> tuple[dict[str, A
     return card.data.to_dict(), card
 
 
-def render_card(card: Any, header: dict[str, Any]) -> str:
+def with_header(card: Any, header: dict[str, Any]) -> str:
     """The card's text with its YAML header replaced by `header` (body kept)."""
     for key in list(card.data.to_dict()):
         if key not in header:

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from dataigm.errors import InputError
 from dataigm.publish.cards import (config_entries, data_file_patterns, local_files, matching,
-                                   merge_per_config, read_card, render_card, single_default, wants_gate)
+                                   merge_per_config, read_card, with_header, single_default, wants_gate)
 from dataigm.publish.hub import RemoteState, RetryPolicy, Session, execute, resolve_token
 from dataigm.publish.plan import PlannedFile, PublishPlan, PublishResult
 
@@ -95,7 +95,7 @@ def publish_dataset(
                 if isinstance(local_header.get("dataset_info"), list):
                     header["dataset_info"] = merge_per_config(None, local_header["dataset_info"], selected)
             _, card = read_card(local_text, str(readme_path))
-            readme = render_card(card, header).encode("utf-8")
+            readme = with_header(card, header).encode("utf-8")
             uploads = [PlannedFile(p, files[p].stat().st_size, local_path=files[p]) for p in sorted(paths)]
             uploads.append(PlannedFile("README.md", len(readme), data=readme))
             scope = chosen + [remote_configs[n] for n in selected if n in remote_configs]

@@ -82,28 +82,22 @@ def git_blob_oid(path: Path | None, data: bytes | None) -> str:
 def http_timeout(seconds: float | None) -> Iterator[None]:
     """Give huggingface_hub's shared HTTP client a timeout for the duration of the block.
 
-    huggingface_hub has no per-call timeout for commits; `set_client_factory` is its documented
-    hook for client settings. The previous factory is put back afterwards.
+    huggingface_hub has no per-call timeout for commits; `get_session()` is its public handle on
+    the shared client, whose `timeout` is a public setting. The previous timeout is put back.
     """
     if seconds is None:
         yield
         return
     import httpx2
-    from huggingface_hub.utils import _http as hf_http
-    from huggingface_hub.utils import set_client_factory
+    from huggingface_hub import get_session
 
-    previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
-
-    def factory() -> Any:
-        client = previous()
-        client.timeout = httpx2.Timeout(seconds)
-        return client
-
-    set_client_factory(factory)
+    client = get_session()
+    previous = client.timeout
+    client.timeout = httpx2.Timeout(seconds)
     try:
         yield
     finally:
-        set_client_factory(previous)
+        client.timeout = previous
 
 
 def _status(exc: BaseException) -> int | None:

@@ -13,28 +13,30 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from dataigm.config import to_dict
+from dataigm.config import load_dataclass, to_dict
 from dataigm.errors import ConfigError, InputError
 from dataigm.generators.base import GenerationSettings, make_generator
-from dataigm.io import RunLock, atomic_write_json, atomic_write_parquet
-from dataigm.manifest import library_versions
+from dataigm.imageio import encode_png
+from dataigm.io import atomic_write_parquet
+from dataigm.manifest import ManifestRow, library_versions
 from dataigm.preset import Preset
 from dataigm.prompts import PromptRow, build_prompt_sets, prompts_table, shortfalls
-from dataigm.store import ImageStore, encode_png, sha256_bytes
+from dataigm.run import Run
+from dataigm.store import ShardStore, sha256_bytes
 from dataigm.taxonomy import ConceptSpec, load_concept
 
 _SET_ORDER = {"forget": 0, "reference": 1, "unrelated": 2, "neighbour": 3}
 # Rough PNG bytes per pixel, for `plan`'s storage estimate (measured on SD v1.4 outputs and on
 # toyworld images respectively).
-_BYTES_PER_PIXEL = {"diffusers": 1.6, "tiny": 1.6, "toyworld": 0.35}
+_BYTES_PER_PIXEL = {"toyworld": 0.35}
+_DEFAULT_BYTES_PER_PIXEL = 1.6
 
 
 @dataclass
@@ -107,7 +109,7 @@ def plan_concept(preset: Preset, spec: ConceptSpec, limit: int | None = None) ->
 def format_plan(preset: Preset, specs: list[ConceptSpec], limit: int | None = None) -> str:
     """The workload of a preset as a table: prompts and images per concept and source."""
     s = preset.generation
-    per_image = s.height * s.width * _BYTES_PER_PIXEL[s.generator]
+    per_image = s.height * s.width * _BYTES_PER_PIXEL.get(s.generator, _DEFAULT_BYTES_PER_PIXEL)
     lines = [
         f"preset {preset.name} ({preset.source_file}): generator {s.generator}"
         + (f" {s.model}" if s.model else "")
@@ -160,74 +162,62 @@ def _label(spec: ConceptSpec, prompt_set: str) -> tuple[str, int]:
     return spec.labels[label_id], label_id
 
 
-def _record_run(run_dir: Path, preset: Preset, works: list[ConceptWork]) -> None:
+def _record_run(run: Run, preset: Preset, works: list[ConceptWork]) -> None:
     """run.json + concept YAML snapshots + prompts.parquet; refuses a changed recipe."""
-    run_json = run_dir / "run.json"
-    previous: dict[str, Any] = {}
-    if run_json.exists():
-        try:
-            previous = json.loads(run_json.read_text(encoding="utf-8"))
-        except ValueError:
-            raise InputError(f"{run_json}: unreadable; it is not a dataigm RUN folder") from None
+    previous = run.read_info()
     concepts = dict(previous.get("concepts", {}))
     for work in works:
         old = concepts.get(work.spec.name)
         if old and old.get("fingerprint") != work.fingerprint:
             raise InputError(
-                f"{run_dir}: {work.spec.name} was generated with a different preset, concept file "
+                f"{run.root}: {work.spec.name} was generated with a different preset, concept file "
                 "or generation settings; use a new --out folder"
             )
+        snapshot = run.record_concept(work.spec)
         concepts[work.spec.name] = {"fingerprint": work.fingerprint,
                                     "taxonomy_path": work.spec.taxonomy_path,
-                                    "concept_file": f"concepts/{work.spec.name}.yaml",
+                                    "concept_file": run.relative(snapshot),
                                     "prompt_report": work.prompt_report}
-        snapshot = run_dir / "concepts" / f"{work.spec.name}.yaml"
-        if Path(work.spec.source_file).resolve() != snapshot.resolve():
-            snapshot.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(work.spec.source_file, snapshot)
-    preset_dict = to_dict(dataclasses.replace(preset, specs=[]))
-    preset_dict.pop("specs", None)
-    atomic_write_json(run_json, {
-        "dataigm_run": 1, "preset": preset_dict, "generation": to_dict(preset.generation),
+    run.write_info({
+        "dataigm_run": 1, "preset": to_dict(preset), "generation": to_dict(preset.generation),
         "seed": preset.seed, "concepts": concepts, "versions": json.loads(library_versions()),
     })
     # prompts.parquet: the union over every concept generated into this RUN.
-    import pyarrow.parquet as pq
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    path = run_dir / "prompts.parquet"
     names = {w.spec.name for w in works}
     keep = []
-    if path.exists():
-        old_rows = pq.read_table(path).to_pylist()
+    if run.prompts_path.exists():
+        old_rows = pq.read_table(run.prompts_path).to_pylist()
         keep = [r for r in old_rows if r["concept"] not in names]
     new_rows = keep + [dataclasses.asdict(p) for w in works for p in w.prompts]
     new_rows.sort(key=lambda r: r["prompt_id"])
     atomic_write_parquet(pa.Table.from_pylist(new_rows, schema=prompts_table(works[0].prompts).schema)
-                         if new_rows else prompts_table([]), path)
+                         if new_rows else prompts_table([]), run.prompts_path)
 
 
 def generate(
+    run: Run | str | Path,
     preset: Preset,
-    run_dir: str | Path,
     specs: list[ConceptSpec] | None = None,
     limit: int | None = None,
     progress: bool = True,
 ) -> GenerateReport:
-    """Generate (or resume generating) the images of `specs` into RUN. Idempotent."""
-    run_dir = Path(run_dir)
+    """Generate (or resume generating) the images of `specs` into the run. Idempotent."""
+    run = Run.of(run)
     specs = specs if specs is not None else preset.specs
     works = [plan_concept(preset, spec, limit) for spec in specs]
     state = _accelerate_state()
     is_main = state is None or state.is_main_process
-    lock = RunLock(run_dir) if is_main else None
+    lock = run.lock() if is_main else None
     if lock:
         lock.__enter__()
     try:
-        store = ImageStore(run_dir)
+        store = ShardStore(run)
         if is_main:
-            store.sweep_temp_files()
-            _record_run(run_dir, preset, works)
+            run.sweep_temp_files()
+            _record_run(run, preset, works)
         if state is not None:
             state.wait_for_everyone()  # no process writes before the sweep is done
         pending: list[tuple[ConceptWork, str, list[WorkItem]]] = []
@@ -252,7 +242,7 @@ def generate(
                 per_concept.setdefault(row["concept"], {}).setdefault(row["label"], 0)
                 per_concept[row["concept"]][row["label"]] += 1
         return GenerateReport(
-            run_dir=str(run_dir),
+            run_dir=str(run.root),
             images_total=sum(len(items) for w in works for items in w.shards.values()),
             images_generated=generated, shards_skipped=skipped, shards_written=len(mine),
             per_concept=per_concept,
@@ -263,7 +253,7 @@ def generate(
 
 
 def _generate_shards(
-    store: ImageStore,
+    store: ShardStore,
     settings: GenerationSettings,
     specs: list[ConceptSpec],
     shards: list[tuple[ConceptWork, str, list[WorkItem]]],
@@ -275,11 +265,12 @@ def _generate_shards(
     versions = library_versions()
     total = sum(len(items) for _, _, items in shards)
     done = 0
+    run = store.run
     with tqdm(total=total, desc="generate", unit="img", disable=not progress) as bar:
         for work, shard, items in shards:
             spec = work.spec
-            store.discard_partial(spec.name, shard)
-            rows: list[dict[str, Any]] = []
+            run.discard_partial_shard(spec.name, shard)
+            writer = store.writer(shard)
             for start in range(0, len(items), settings.batch_size):
                 batch = items[start:start + settings.batch_size]
                 out = generator.generate([it.prompt.prompt for it in batch], [it.seed for it in batch])
@@ -288,41 +279,37 @@ def _generate_shards(
                 created = datetime.now(timezone.utc).isoformat(timespec="seconds")
                 for item, image in zip(batch, out.images):
                     png = encode_png(image)
-                    rel = store.image_rel_path(spec.name, shard, item.id)
-                    store.write_image(rel, png)
-                    label, label_id = _label(spec, item.prompt.prompt_set)
-                    p = item.prompt
-                    rows.append({
-                        "id": item.id, "concept": spec.name, "taxonomy_path": spec.taxonomy_path,
-                        "label": label, "label_id": label_id, "source": "generated",
-                        "source_name": str(out.params.get("model_id")), "prompt": p.prompt,
-                        "prompt_set": p.prompt_set, "prompt_id": p.prompt_id, "pair_id": p.pair_id,
-                        "benchmark": p.benchmark, "seed": item.seed, "image_index": item.image_index,
-                        "generator": settings.generator, "model_id": out.params.get("model_id"),
-                        "model_revision": out.params.get("model_revision"),
-                        "scheduler": out.params.get("scheduler"), "steps": out.params.get("steps"),
-                        "guidance": out.params.get("guidance"), "height": image.height,
-                        "width": image.width, "dtype": out.params.get("dtype"), "versions": versions,
-                        "sha256": sha256_bytes(png), "path": rel, "created": created,
-                        "licence": None, "origin": None, "shard": shard,
-                    })
+                    writer.add(_generated_row(spec, item, image, out.params, settings.generator, versions,
+                                              sha256_bytes(png), run.generated_image(spec.name, shard, item.id),
+                                              created), png)
                 done += len(batch)
                 bar.update(len(batch))
-            store.finish_shard(shard, rows)
+            writer.finish()
     return done
 
 
-def load_run_settings(run_dir: str | Path) -> tuple[GenerationSettings, dict[str, ConceptSpec]]:
-    """The generation settings and concept specs a RUN was generated with."""
-    from dataigm.config import load_dataclass
+def _generated_row(spec: ConceptSpec, item: WorkItem, image: Any, params: dict[str, Any], generator: str,
+                   versions: str, sha256: str, path: str, created: str) -> ManifestRow:
+    label, label_id = _label(spec, item.prompt.prompt_set)
+    p = item.prompt
+    return ManifestRow(
+        id=item.id, concept=spec.name, taxonomy_path=spec.taxonomy_path, label=label, label_id=label_id,
+        source="generated", source_name=str(params.get("model_id")), prompt=p.prompt,
+        prompt_set=p.prompt_set, prompt_id=p.prompt_id, pair_id=p.pair_id, benchmark=p.benchmark,
+        seed=item.seed, image_index=item.image_index, generator=generator,
+        model_id=params.get("model_id"), model_revision=params.get("model_revision"),
+        scheduler=params.get("scheduler"), steps=params.get("steps"), guidance=params.get("guidance"),
+        height=image.height, width=image.width, dtype=params.get("dtype"), versions=versions,
+        sha256=sha256, path=path, created=created,
+    )
 
-    run_dir = Path(run_dir)
-    run_json = run_dir / "run.json"
-    if not run_json.exists():
-        raise InputError(f"{run_json}: not found; is {run_dir} a dataigm RUN folder?")
-    info = json.loads(run_json.read_text(encoding="utf-8"))
-    settings = load_dataclass(GenerationSettings, info["generation"], str(run_json), "generation")
-    specs = {name: load_concept(run_dir / meta["concept_file"]) for name, meta in info["concepts"].items()}
+
+def load_run_settings(run: Run | str | Path) -> tuple[GenerationSettings, dict[str, ConceptSpec]]:
+    """The generation settings and concept specs a RUN was generated with."""
+    run = Run.of(run)
+    info = run.require_info()
+    settings = load_dataclass(GenerationSettings, info["generation"], str(run.info_path), "generation")
+    specs = {name: load_concept(run.file(meta["concept_file"])) for name, meta in info["concepts"].items()}
     return settings, specs
 
 
@@ -331,7 +318,7 @@ def _work_order(row: dict[str, Any]) -> tuple:
     return (row["pair_id"], _SET_ORDER[row["prompt_set"]], row["prompt_id"], row["image_index"])
 
 
-def regenerate_image(run_dir: str | Path, row: dict[str, Any], alone: bool = False) -> Any:
+def regenerate_image(run: Run | str | Path, row: dict[str, Any], alone: bool = False) -> Any:
     """Regenerate one image from its manifest row (its prompt and seed).
 
     By default the batch the image was made in is replayed, which reproduces it exactly: on CPU
@@ -342,12 +329,12 @@ def regenerate_image(run_dir: str | Path, row: dict[str, Any], alone: bool = Fal
     """
     import pyarrow.parquet as pq
 
-    settings, specs = load_run_settings(run_dir)
+    run = Run.of(run)
+    settings, specs = load_run_settings(run)
     generator = make_generator(settings, list(specs.values()))
     if alone:
         return generator.generate([row["prompt"]], [int(row["seed"])]).images[0]
-    shard_rows = [r for r in pq.read_table(Path(run_dir) / "manifest.parquet").to_pylist()
-                  if r["shard"] == row["shard"]]
+    shard_rows = [r for r in pq.read_table(run.manifest_path).to_pylist() if r["shard"] == row["shard"]]
     shard_rows.sort(key=_work_order)
     position = next(i for i, r in enumerate(shard_rows) if r["id"] == row["id"])
     start = position - position % settings.batch_size

@@ -1,0 +1,48 @@
+"""Arguments every command shares: the configuration path (--set, --print-config) and the
+preset-driven commands' options (generate, plan, build, demo)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    """--set and --print-config: the same on every command (dataigm.config.resolve_config)."""
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="override one setting by its dotted key (repeatable), e.g. --set optim.max_epochs=5")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved, validated configuration as YAML and exit (no work, no data read)")
+
+
+def add_preset_args(p: argparse.ArgumentParser, out_help: str | None, out_required: bool = True) -> None:
+    p.add_argument("--preset", default="demo", help="demo, paper, or a preset YAML file")
+    if out_help is not None:
+        p.add_argument("--out", required=out_required, help=out_help)
+    p.add_argument("--concepts", help="comma-separated subset of the preset's concepts")
+    p.add_argument("--limit", type=positive_int, help="at most N generated images per concept")
+    add_config_args(p)
+
+
+def add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def printed_config(args: argparse.Namespace, config: Any) -> bool:
+    """With --print-config: print `config` as YAML and report True (the command then exits 0)."""
+    if not getattr(args, "print_config", False):
+        return False
+    from dataigm.config import dump_config
+
+    print(dump_config(config), end="")
+    return True
