@@ -27,8 +27,8 @@ from PIL import Image
 from dataigm.errors import ConfigError, DataigmError, InputError
 from dataigm.generators.base import GenerationSettings, make_generator
 from dataigm.taxonomy import ConceptSpec, builtin_concepts, load_concept, load_concepts
-from dataigm.generators import toyworld
-from dataigm.generators.toyworld import ToyWorldGenerator, parse_prompt, render
+from dataigm import toyworld
+from dataigm.toyworld import ToyWorldGenerator, parse_prompt, render
 
 IGMU = ["nudity", "style_vangogh", "object_church", "object_parachute"]
 

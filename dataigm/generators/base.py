@@ -76,7 +76,7 @@ class Generator(abc.ABC):
 def make_generator(settings: GenerationSettings, concepts: list["ConceptSpec"]) -> Generator:
     """Build the generator a preset names. Heavy imports happen only for the one chosen."""
     if settings.generator == "toyworld":
-        from dataigm.generators.toyworld import ToyWorldGenerator
+        from dataigm.toyworld import ToyWorldGenerator
 
         return ToyWorldGenerator(settings, concepts)
     if settings.generator == "tiny":
