@@ -23,9 +23,10 @@ render, generator.
 from dataigm.toyworld.draw import ENTITY_MOTIFS
 from dataigm.toyworld.generator import ToyWorldGenerator
 from dataigm.toyworld.layout import Layout, layout_for_seed
-from dataigm.toyworld.parse import ATTRIBUTE_MOTIFS, Scene, Thing, concept_motif, parse_prompt
+from dataigm.toyworld.parse import ATTRIBUTE_MOTIFS, CONCEPT_MOTIFS, Scene, Thing, concept_motif, parse_prompt
 from dataigm.toyworld.pen import Pen
 from dataigm.toyworld.render import RENDERER_VERSION, render
 
-__all__ = ["ATTRIBUTE_MOTIFS", "ENTITY_MOTIFS", "Layout", "Pen", "RENDERER_VERSION", "Scene", "Thing",
-           "ToyWorldGenerator", "concept_motif", "layout_for_seed", "parse_prompt", "render"]
+__all__ = ["ATTRIBUTE_MOTIFS", "CONCEPT_MOTIFS", "ENTITY_MOTIFS", "Layout", "Pen", "RENDERER_VERSION",
+           "Scene", "Thing", "ToyWorldGenerator", "concept_motif", "layout_for_seed", "parse_prompt",
+           "render"]

@@ -24,6 +24,19 @@ if TYPE_CHECKING:
 # Motifs that change the whole picture rather than draw a subject.
 ATTRIBUTE_MOTIFS = {"swirl_style", "nude_figure"}
 
+# How the built-in concepts are drawn, by concept name (ConceptSpec.concept). The table lives
+# here, not in the concept YAML, so the core concept schema carries nothing renderer-specific.
+# church and parachute are drawn by the motif of the same name; they are listed so that every
+# built-in concept's drawing is stated in one place.
+CONCEPT_MOTIFS: dict[str, str] = {
+    "nudity": "nude_figure",
+    "van_gogh": "swirl_style",
+    "church": "church",
+    "parachute": "parachute",
+    "einstein": "einstein_face",
+    "mickey_mouse": "mouse_ears",
+}
+
 
 @dataclass
 class Thing:
@@ -50,8 +63,12 @@ class Scene:
 
 
 def concept_motif(spec: "ConceptSpec") -> str:
-    """The motif a concept is drawn with: its toyworld.motif, else its concept name."""
-    return spec.toyworld.motif if spec.toyworld is not None else spec.concept
+    """The motif a concept is drawn with: CONCEPT_MOTIFS[spec.concept], else the concept name.
+
+    The fallback draws a user entity concept as its own hashed glyph, or a user attribute
+    concept as its hashed texture, unless its name is already a motif (cat, tree, ...).
+    """
+    return CONCEPT_MOTIFS.get(spec.concept, spec.concept)
 
 
 @functools.lru_cache(maxsize=256)
