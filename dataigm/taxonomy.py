@@ -127,13 +127,6 @@ class JudgeSpec:
 
 
 @dataclass
-class ToyworldSpec:
-    """How the built-in demo world draws the concept (see dataigm/generators/toyworld.py)."""
-
-    motif: str
-
-
-@dataclass
 class ConceptSpec:
     name: str                    # dataset config name, e.g. "object_church"
     concept: str                 # leaf of the taxonomy path, e.g. "church"
@@ -147,7 +140,6 @@ class ConceptSpec:
     judge: JudgeSpec
     gated: bool | None = None    # None: gated exactly when domain is nsfw
     licence: str = "other"
-    toyworld: ToyworldSpec | None = None
     source_file: str = field(default="", compare=False)
 
     @property

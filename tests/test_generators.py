@@ -27,8 +27,8 @@ from PIL import Image
 from dataigm.errors import ConfigError, DataigmError, InputError
 from dataigm.generators.base import GenerationSettings, make_generator
 from dataigm.taxonomy import ConceptSpec, builtin_concepts, load_concept, load_concepts
-from dataigm.generators import toyworld
-from dataigm.generators.toyworld import ToyWorldGenerator, parse_prompt, render
+from dataigm import toyworld
+from dataigm.toyworld import ToyWorldGenerator, parse_prompt, render
 
 IGMU = ["nudity", "style_vangogh", "object_church", "object_parachute"]
 
@@ -272,7 +272,9 @@ def test_toyworld_is_deterministic_png_bytes(specs):
 def test_toyworld_draws_each_concept_exactly_when_named(specs):
     """Across every recipe's prompts: the concept's motif is drawn iff names_concept(prompt)."""
     for spec in specs:
-        motif = spec.toyworld.motif
+        motif = toyworld.concept_motif(spec)
+        # Every built-in concept has a drawing of its own, never the hashed-glyph fallback.
+        assert motif in toyworld.ENTITY_MOTIFS | toyworld.ATTRIBUTE_MOTIFS, (spec.name, motif)
         for i in range(40):
             for prompt in prompt_pair(spec, i):
                 scene = parse_prompt(prompt, specs)
@@ -354,22 +356,23 @@ def test_user_concept_with_unknown_motif_renders_its_generic_glyph(specs, tmp_pa
                  .replace("concept: church", "concept: zorblax")
                  .replace("labels: [other, church]", "labels: [other, zorblax]")
                  .replace("aliases: [church, churches, chapel]", "aliases: [zorblax]")
-                 .replace("motif: church", "motif: zorblax_glyph")
                  .replace("concept_phrases: [church, stone church, white church]", "concept_phrases: [zorblax]")
                  .replace("unrelated: [parachute, cat,", "unrelated: [cat,"))
     path = tmp_path / "my_concepts" / "zorblax.yaml"
     path.parent.mkdir()
     path.write_text(yaml_text)
     spec = load_concept(str(path))
-    assert spec.toyworld.motif == "zorblax_glyph" and "zorblax_glyph" not in toyworld.ENTITY_MOTIFS
+    # A user concept names no motif: it is drawn as its concept name, which no shape answers to.
+    assert toyworld.concept_motif(spec) == "zorblax" and "zorblax" not in toyworld.ENTITY_MOTIFS
     scene = parse_prompt("a photo of a zorblax in a field", [spec])
-    assert scene.subject.motif == "glyph" and scene.subject.key == "zorblax_glyph"
+    assert scene.subject.motif == "glyph" and scene.subject.key == "zorblax"
     present = arr(render("a photo of a zorblax in a field", 7, 64, 64, [spec]))
     absent = arr(render("a photo of a cat in a field", 7, 64, 64, [spec]))
     diff = np.abs(present - absent)
     assert diff.mean() > 1.0 and (diff[:4, :4] == 0).all() and (diff[-4:, -4:] == 0).all()
-    # The glyph comes from the motif name: another unknown motif draws another glyph.
+    # The glyph comes from the concept name: another unknown name draws another glyph.
     spec2 = load_concept(str(path))
-    spec2.toyworld.motif = "another_glyph"
+    spec2.concept = "another_glyph"
+    assert toyworld.concept_motif(spec2) == "another_glyph"
     other_glyph = arr(render("a photo of a zorblax in a field", 7, 64, 64, [spec2]))
     assert np.abs(present - other_glyph).mean() > 1.0

@@ -70,6 +70,8 @@ def test_user_concept_file_outside_package(cli, tmp_path):
 
 MALFORMED = {
     "unknown_key": (VALID + "colour: blue\n", "colour: unknown key"),
+    # How a generator draws a concept is the generator's business (toyworld keeps its own table).
+    "renderer_field": (VALID + "toyworld:\n  motif: lamp\n", "toyworld: unknown key"),
     "missing_field": (VALID.replace("aliases: [lamp, lamps]\n", ""), "aliases: missing required field"),
     "bad_label_name": (VALID.replace("[other, lamp]", "[Other Thing, lamp]"), "labels:"),
     "three_labels": (VALID.replace("[other, lamp]", "[other, lamp, bulb]"), "labels: expected two"),

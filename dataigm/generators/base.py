@@ -82,7 +82,7 @@ class Generator(abc.ABC):
 # Generators by the name a preset's `generation.generator` gives; plug-ins register through the
 # `dataigm.generators` entry-point group. Heavy imports happen only for the one chosen.
 GENERATORS: Registry[type[Generator]] = Registry("generator", "dataigm.generators")
-GENERATORS.register("toyworld", "dataigm.generators.toyworld:ToyWorldGenerator")
+GENERATORS.register("toyworld", "dataigm.toyworld:ToyWorldGenerator")
 GENERATORS.register("tiny", "dataigm.generators.tiny:TinyDiffusionGenerator")
 GENERATORS.register("diffusers", "dataigm.generators.diffusers_gen:DiffusersGenerator")
 
