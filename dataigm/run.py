@@ -30,6 +30,11 @@ from dataigm.io import RunLock, atomic_write_bytes, atomic_write_json
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def _located(*parts: str) -> property:
+    """A read-only attribute: the path `parts` inside the run."""
+    return property(lambda self: self.root.joinpath(*parts))
+
+
 class Run:
     """A RUN folder. Cheap to construct; nothing is created until a step writes."""
 
@@ -47,58 +52,30 @@ class Run:
         return f"Run({str(self.root)!r})"
 
     # -- layout ------------------------------------------------------------------------
-    @property
-    def info_path(self) -> Path:
-        return self.root / "run.json"
+    # Fixed files and folders of the run, relative to its root.
+    info_path = _located("run.json")
+    concepts_dir = _located("concepts")
+    prompts_path = _located("prompts.parquet")
+    images_dir = _located("images")
+    shards_dir = _located("shards")
+    manifest_path = _located("manifest.parquet")
+    curation_dir = _located("curation")
+    kept_path = _located("curation", "kept.parquet")
+    dropped_path = _located("curation", "dropped.parquet")
+    curation_report_path = _located("curation", "report.json")
+    dataset_dir = _located("dataset")
+    forgetting_path = _located("forgetting.json")
+    report_path = _located("report.html")
 
-    @property
-    def concepts_dir(self) -> Path:
-        return self.root / "concepts"
-
+    # Files and folders named by a concept, source or judge.
     def concept_snapshot(self, name: str) -> Path:
         return self.concepts_dir / f"{name}.yaml"
-
-    @property
-    def prompts_path(self) -> Path:
-        return self.root / "prompts.parquet"
-
-    @property
-    def images_dir(self) -> Path:
-        return self.root / "images"
-
-    @property
-    def shards_dir(self) -> Path:
-        return self.root / "shards"
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.root / "manifest.parquet"
 
     def rejected_path(self, source: str) -> Path:
         return self.root / "ingest" / source / "rejected.parquet"
 
-    @property
-    def curation_dir(self) -> Path:
-        return self.root / "curation"
-
-    @property
-    def kept_path(self) -> Path:
-        return self.curation_dir / "kept.parquet"
-
-    @property
-    def dropped_path(self) -> Path:
-        return self.curation_dir / "dropped.parquet"
-
-    @property
-    def curation_report_path(self) -> Path:
-        return self.curation_dir / "report.json"
-
     def curation_cache(self, name: str) -> Path:
         return self.curation_dir / name
-
-    @property
-    def dataset_dir(self) -> Path:
-        return self.root / "dataset"
 
     def judge_dir(self, concept: str) -> Path:
         return self.root / "judges" / concept
@@ -108,14 +85,6 @@ class Run:
 
     def scores_dir(self, concept: str, judge: str) -> Path:
         return self.root / "scores" / concept / judge
-
-    @property
-    def forgetting_path(self) -> Path:
-        return self.root / "forgetting.json"
-
-    @property
-    def report_path(self) -> Path:
-        return self.root / "report.html"
 
     def relative(self, path: Path) -> str:
         """A path inside the run as the manifest records it (POSIX, relative to the run)."""

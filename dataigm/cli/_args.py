@@ -4,7 +4,7 @@ preset-driven commands' options (generate, plan, build, demo)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 
 def positive_int(text: str) -> int:
@@ -46,3 +46,27 @@ def printed_config(args: argparse.Namespace, config: Any) -> bool:
 
     print(dump_config(config), end="")
     return True
+
+
+def preset_command(sub: Any, name: str, help: str, out_help: str | None,
+                   body: Callable[[argparse.Namespace, Any, Any, list[Any]], int]) -> argparse.ArgumentParser:
+    """Register a preset-driven command. Its handler resolves the Run, the preset (with --set)
+    and the selected concepts, prints the preset for --print-config, else calls
+    `body(args, run, preset, specs)`."""
+    p = sub.add_parser(name, help=help)
+    add_preset_args(p, out_help)
+    add_quiet(p)
+
+    def handler(args: argparse.Namespace) -> int:
+        from dataigm.preset import load_preset, select_concepts
+        from dataigm.run import Run
+
+        run = Run(args.out) if getattr(args, "out", None) is not None else None
+        preset = load_preset(args.preset, sets=args.sets)
+        specs = select_concepts(preset, args.concepts)
+        if printed_config(args, preset):
+            return 0
+        return body(args, run, preset, specs)
+
+    p.set_defaults(func=handler)
+    return p

@@ -1,4 +1,10 @@
-"""`dataigm curate RUN [--config FILE] [--set key=value ...]`: keep/drop manifests with reasons."""
+"""`dataigm curate RUN [--config FILE] [--set key=value ...]`: keep/drop manifests with reasons.
+
+Runs validation, exact and near-duplicate removal, quality filters, judge agreement and review
+overrides over RUN/manifest.parquet; writes RUN/curation/kept.parquet, dropped.parquet and
+report.json. Images are never rewritten; hashes and judge scores are cached, so re-curating is
+fast. Settings: the curation section of the preset the RUN was built with, or --config.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,8 @@ from dataigm.cli._args import add_config_args, add_quiet, printed_config
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser(
-        "curate",
-        help="validate, deduplicate, filter and judge-check RUN/manifest.parquet",
-        description="Runs validation, exact and near-duplicate removal, quality filters, judge "
-                    "agreement and review overrides over RUN/manifest.parquet; writes "
-                    "RUN/curation/kept.parquet, dropped.parquet and report.json. Images are never "
-                    "rewritten; hashes and judge scores are cached, so re-curating is fast. "
-                    "Settings: the curation section of the preset the RUN was built with, or --config.",
-    )
+    p = sub.add_parser("curate", help="validate, deduplicate, filter and judge-check RUN/manifest.parquet",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="RUN folder")
     p.add_argument("--config", help="YAML with the curation settings (or a preset with a 'curation:' section)")
     p.add_argument("--review", help="review overrides file (same as --set review.file=FILE)")

@@ -17,6 +17,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.quiet:
+        quiet_libraries()  # first: tqdm reads its TQDM_* settings when it is imported
     from dataigm.preset import load_preset
     from dataigm.run import Run
 
@@ -24,8 +26,6 @@ def run(args: argparse.Namespace) -> int:
     preset = load_preset(args.preset, sets=args.sets)
     if printed_config(args, preset):
         return 0
-    if args.quiet:
-        quiet_libraries()
     from dataigm.pipelines.demo import run_demo
 
     report = run_demo(run_folder, preset, progress=not args.quiet)

@@ -1,4 +1,10 @@
-"""`dataigm ingest RUN --concept C --source NAME [--label L] PATH...`: add real or web images."""
+"""`dataigm ingest RUN --concept C --source NAME [--label L] PATH...`: add real or web images.
+
+Decodes images from folders, ImageFolder trees (class folders named like the concept's labels),
+parquet files with an image column, and webdataset / img2dataset tar shards, stores each once
+(content-addressed) and adds manifest rows. Unusable files are rejected with a reason and listed
+in RUN/ingest/<source>/rejected.parquet.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,8 @@ from dataigm.cli._args import add_config_args, add_quiet, printed_config
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser(
-        "ingest",
-        help="add real/web images (folders, ImageFolder trees, parquet, webdataset tars) to a RUN",
-        description="Decode, normalise to RGB PNG (written once, content-addressed) and add manifest "
-                    "rows for images from folders, ImageFolder trees (class folders named like the "
-                    "concept's labels), parquet files with an image column, and webdataset / "
-                    "img2dataset tar shards. Unusable files are rejected with a reason and listed "
-                    "in RUN/ingest/<source>/rejected.parquet.",
-    )
+    p = sub.add_parser("ingest", help="add real/web images (folders, ImageFolder, parquet, tars) to a RUN",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="RUN folder")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image folders, files, .parquet or .tar shards")
     p.add_argument("--concept", required=True, help="built-in concept name or concept YAML path")

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from dataigm.cli._args import add_preset_args, printed_config
+from dataigm.cli._args import preset_command
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("plan", help="print the workload of a preset (prompts, images, storage)")
-    add_preset_args(p, out_help=None)
-    p.set_defaults(func=run)
+    preset_command(sub, "plan", "print the workload of a preset (prompts, images, storage)", None, print_plan)
 
 
-def run(args: argparse.Namespace) -> int:
+def print_plan(args: argparse.Namespace, run: Any, preset: Any, specs: list[Any]) -> int:
     from dataigm.generate import format_plan
-    from dataigm.preset import load_preset, select_concepts
 
-    preset = load_preset(args.preset, sets=args.sets)
-    specs = select_concepts(preset, args.concepts)
-    if printed_config(args, preset):
-        return 0
     print(format_plan(preset, specs, args.limit))
     return 0
