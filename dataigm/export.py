@@ -362,7 +362,10 @@ def _curation_steps(report: Any) -> list[dict[str, Any]] | None:
     table = []
     for s in steps:
         reasons = s.get("reasons") if isinstance(s.get("reasons"), dict) else {}
-        table.append({"step": str(s.get("step", "?")), "kept": s.get("kept", ""),
+        kept = s.get("kept")
+        if kept is None and isinstance(s.get("in"), int) and isinstance(s.get("dropped"), int):
+            kept = s["in"] - s["dropped"]  # curation reports rows in and dropped per step
+        table.append({"step": str(s.get("step", "?")), "kept": "" if kept is None else kept,
                       "dropped": s.get("dropped", ""),
                       "reasons": ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "-"})
     return table
@@ -378,8 +381,10 @@ def _drops_from_parquet(run: Run, concepts: Sequence[str]) -> list[dict[str, Any
         t = pq.read_table(path, columns=cols).to_pylist()
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: unreadable parquet: {exc}") from None
+    # Reasons are "code" or "code:detail" (which file, which duplicate): the table counts codes.
     counts: Counter[tuple[str, str]] = Counter(
-        (str(r.get("step")), str(r.get("reason"))) for r in t if r.get("concept", concepts[0]) in concepts
+        (str(r.get("step")), str(r.get("reason")).split(":", 1)[0]) for r in t
+        if r.get("concept", concepts[0]) in concepts
     )
     by_step: dict[str, Counter[str]] = defaultdict(Counter)
     for (step, reason), n in counts.items():

@@ -7,10 +7,12 @@ ingested images per label with no prompt. Images are small PNGs drawn from a per
 red disc on noise = present, plain noise = absent), so every file differs and the pixels can be
 compared after a round trip.
 
-With `with_curation`, RUN/curation/ holds kept.parquet (manifest rows + dup_cluster +
-judge_score), dropped.parquet and report.json, like the curation step writes them. Near-duplicate
-clusters are planted on purpose: one links a forget image of pair 1 with one of pair 2, one links
-a web image with a real image, so split tests can check that a cluster merges groups.
+With `with_curation`, the real curation step (`dataigm.curation.curate`) runs over the RUN, so
+RUN/curation/ holds what `dataigm curate` writes. Duplicates are planted in the pixels on purpose:
+the last real image of each concept and label is a byte copy of the first (exact_dedup drops it),
+and two near-duplicate clusters link rows of different labels, which curation keeps (a label
+conflict, not redundancy) and the splitter must keep together: a forget image of pair 1 with an
+image of pair 2's partner prompt, and a web image with a real image.
 
 `user_concepts` adds concepts that are not built in: their YAML snapshot goes to
 RUN/concepts/<name>.yaml, the way the pipeline records the concepts a run used.
@@ -28,7 +30,7 @@ import pyarrow.parquet as pq
 import yaml
 from PIL import Image, ImageDraw
 
-from dataigm.manifest import rows_to_table, write_manifest
+from dataigm.manifest import write_manifest
 from dataigm.taxonomy import load_concept, resolve_concept_path
 
 CREATED = "2026-01-01T00:00:00+00:00"
@@ -131,6 +133,8 @@ def build_run(
                     add_image(spec, label_id, source, source_name=f"{source}-fixture",
                               benchmark=False, origin=f"https://example.invalid/{source}/{counter}.png")
 
+    if with_curation:
+        _plant_duplicates(run, rows)
     (run / "run.json").write_text(json.dumps({
         "preset": "fixture", "seed": 0,
         "generation": {"generator": "toyworld", "steps": 1, "guidance": 0.0,
@@ -139,47 +143,42 @@ def build_run(
     pq.write_table(pa.Table.from_pylist(prompts), run / "prompts.parquet")
     write_manifest(rows, run / "manifest.parquet")
     if with_curation:
-        _write_curation(run, rows)
+        _curate(run)
     return run
 
 
-def _write_curation(run: Path, rows: list[dict]) -> None:
+def _plant_duplicates(run: Path, rows: list[dict]) -> None:
+    """Rewrite some image files (and their sha256) so curation finds known duplicates."""
     by_id = {r["id"]: r for r in rows}
-    cluster = {r["id"]: f"c-{r['id']}" for r in rows}
-    for spec_name in sorted({r["concept"] for r in rows}):
-        mine = [r for r in rows if r["concept"] == spec_name]
-        forget = [r for r in mine if r.get("prompt_set") == "forget"]
-        # A near-duplicate cluster that links two pairs (pair 1 and pair 2, neither benchmark).
-        a = next(r for r in forget if r["pair_id"].endswith("pair001"))
-        b = next(r for r in forget if r["pair_id"].endswith("pair002"))
-        cluster[b["id"]] = cluster[a["id"]]
-        # One that links a web image with a real image of the same label.
-        w = next(r for r in mine if r["source"] == "web" and r["label_id"] == 1)
-        rr = next(r for r in mine if r["source"] == "real" and r["label_id"] == 1)
-        cluster[rr["id"]] = cluster[w["id"]]
-    # Drop the last real image of each concept and label (as if exact duplicates).
-    dropped_ids = []
-    for key in sorted({(r["concept"], r["label_id"]) for r in rows}):
-        real = [r for r in rows if (r["concept"], r["label_id"]) == key and r["source"] == "real"]
-        dropped_ids.append(real[-1]["id"])
-    kept_rows = [r for r in rows if r["id"] not in dropped_ids]
-    kept_t = rows_to_table(kept_rows)
-    kept_t = kept_t.append_column("dup_cluster", pa.array([cluster[r["id"]] for r in kept_rows], pa.string()))
-    scores = [None if r["source"] == "web" else (0.9 if r["label_id"] else 0.1) for r in kept_rows]
-    kept_t = kept_t.append_column("judge_score", pa.array(scores, pa.float64()))
-    dropped_t = rows_to_table([by_id[i] for i in dropped_ids])
-    dropped_t = dropped_t.append_column("step", pa.array(["exact_dedup"] * len(dropped_ids)))
-    dropped_t = dropped_t.append_column("reason", pa.array(["duplicate"] * len(dropped_ids)))
-    (run / "curation").mkdir(exist_ok=True)
-    pq.write_table(kept_t, run / "curation" / "kept.parquet")
-    pq.write_table(dropped_t, run / "curation" / "dropped.parquet")
-    report = {
-        "steps": [
-            {"step": "validate", "kept": len(rows), "dropped": 0, "reasons": {}},
-            {"step": "exact_dedup", "kept": len(kept_rows), "dropped": len(dropped_ids),
-             "reasons": {"duplicate": len(dropped_ids)}},
-        ],
-        "by_concept": {c: sum(1 for r in kept_rows if r["concept"] == c)
-                       for c in sorted({r["concept"] for r in kept_rows})},
-    }
-    (run / "curation" / "report.json").write_text(json.dumps(report, indent=2))
+
+    def copy(src: dict, dst: dict, tweak: bool) -> None:
+        with Image.open(run / src["path"]) as im:
+            arr = np.asarray(im.convert("RGB")).copy()
+        if tweak:  # one pixel off: a different file, the same perceptual hash
+            arr[0, 0] = 255 - arr[0, 0]
+        Image.fromarray(arr).save(run / dst["path"], format="PNG")
+        by_id[dst["id"]]["sha256"] = hashlib.sha256((run / dst["path"]).read_bytes()).hexdigest()
+
+    for concept in sorted({r["concept"] for r in rows}):
+        mine = [r for r in rows if r["concept"] == concept]
+        # Copies go from a label-0 image onto a label-1 row, so no label-0 file ever shows the
+        # fixture's "present" disc (the contact-sheet test reads that).
+        pair1 = next(r for r in mine if str(r.get("pair_id", "")).endswith("pair001") and r["label_id"] == 1)
+        pair2 = next(r for r in mine if str(r.get("pair_id", "")).endswith("pair002") and r["label_id"] == 0)
+        copy(pair2, pair1, tweak=True)
+        web = next(r for r in mine if r["source"] == "web" and r["label_id"] == 1)
+        real = next(r for r in mine if r["source"] == "real" and r["label_id"] == 0)
+        copy(real, web, tweak=True)
+        for label_id in (0, 1):
+            reals = [r for r in mine if r["source"] == "real" and r["label_id"] == label_id]
+            copy(reals[1], reals[-1], tweak=False)
+
+
+def _curate(run: Path) -> None:
+    from dataigm.config import load_dataclass
+    from dataigm.curation import CurationConfig, curate
+
+    # Small fixture images: the size floors come down; no judge (nothing to check labels with).
+    config = load_dataclass(CurationConfig, {"judge_agreement": {"enabled": False},
+                                             "quality": {"min_side": 8}, "validation": {"min_side": 8}}, "fixture")
+    curate(run, config, progress=False)

@@ -135,11 +135,11 @@ def test_card_parses_and_its_configs_match_the_files(run_dir, exported):
                           if lab == 1 and src == "web")
     line = next(ln for ln in body.splitlines() if ln.startswith("| 1 `church` | web |"))
     assert line.split("|")[5].strip() == str(web_church_test)
-    assert "| exact_dedup | 258 | 6 | duplicate: 6 |" in body
+    assert "| exact_dedup | 258 | 6 | exact_duplicate_of: 6 |" in body  # from the real curation report
     assert 'load_dataset("org/dataigm-test", "nudity")' in body and "streaming=True" in body
     assert "Forgotten means" in body and "index 0 = the concept is absent" in body
     assert "| toyworld | toyworld | v1 | none | 1 | 0.0 | 24x24 | 144 |" in body
-    assert "benchmark" in body and "union-find" in body
+    assert "benchmark" in body and "connected components" in body
     assert (out / "contact_sheets" / "object_church.png").exists()
 
 
@@ -271,7 +271,7 @@ def test_odd_curation_report_is_shown_as_is(tmp_path):
     body = (run / "dataset" / "README.md").read_text()
     assert '"note": "written by a newer curation step"' in body
     # The drops table then comes from dropped.parquet (one dropped real image per label).
-    assert "| exact_dedup |  | 2 | duplicate: 2 |" in body and "curation/dropped.parquet" in body
+    assert "| exact_dedup |  | 2 | exact_duplicate_of: 2 |" in body and "curation/dropped.parquet" in body
 
 
 def test_cli_export(run_dir, tmp_path, cli):
