@@ -3,6 +3,7 @@
     python -m benchmarks            # all, full sizes (numbers recorded in benchmarks/README.md)
     python -m benchmarks --quick    # smaller sizes, a smoke run
     python -m benchmarks generation near_dup
+    python -m benchmarks gpu        # the GPU path; one line and exit 0 without CUDA
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("generation", "judge_training", "near_dup", "judge_scoring")
+BENCHMARKS = ("generation", "judge_training", "near_dup", "judge_scoring", "gpu")
 
 
 def main(argv: list[str] | None = None) -> int:

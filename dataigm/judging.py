@@ -19,6 +19,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from dataigm.devices import resolve_device
 from dataigm.errors import InputError
 from dataigm.registry import Registry
 
@@ -71,10 +72,12 @@ def split_reference(ref: str) -> tuple[str, str]:
 
 
 def load_judge(ref: str, *, concept: str | None = None, threshold: float | None = None,
-               revision: str | None = None, device: str = "cpu", **options: Any) -> Judge:
-    """The judge a reference names (see the module docstring)."""
+               revision: str | None = None, device: str = "auto", **options: Any) -> Judge:
+    """The judge a reference names (see the module docstring), on `device` (auto, cpu, cuda or
+    cuda:N; auto is the GPU when there is one)."""
     scheme, arg = split_reference(ref)
     factory = JUDGES.get(scheme, "--judge")
+    device = resolve_device(device) if scheme != "nudenet" else "cpu"  # NudeNet runs ONNX on the CPU
     return factory(arg, concept=concept, threshold=threshold, revision=revision, device=device, **options)
 
 

@@ -52,6 +52,7 @@ class ManifestRow:
     height: int | None = None
     width: int | None = None
     dtype: str | None = None
+    compiled: bool | None = None     # the UNet and VAE decode ran under torch.compile
     versions: str | None = None      # JSON of the library versions that made or decoded it
     licence: str | None = None
     origin: str | None = None        # where an ingested file came from (never a local absolute path)
@@ -68,7 +69,7 @@ def _arrow_type(annotation: str) -> pa.DataType:
 _ORDER = ("id", "concept", "taxonomy_path", "label", "label_id", "source", "source_name", "prompt",
           "prompt_set", "prompt_id", "pair_id", "benchmark", "seed", "image_index", "generator",
           "model_id", "model_revision", "scheduler", "steps", "guidance", "height", "width", "dtype",
-          "versions", "sha256", "path", "created", "licence", "origin", "shard")
+          "compiled", "versions", "sha256", "path", "created", "licence", "origin", "shard")
 _ANNOTATIONS = {f.name: str(f.type) for f in fields(ManifestRow)}
 SCHEMA = pa.schema([(name, _arrow_type(_ANNOTATIONS[name])) for name in _ORDER])
 assert set(_ORDER) == set(_ANNOTATIONS), "ManifestRow and the column order disagree"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from dataigm.config import read_yaml, resolve_config
+from dataigm.devices import check_device
 from dataigm.resources import resolve_named_file
 
 
@@ -117,9 +118,10 @@ class EvaluateConfig:
     rule: Literal["max_f1", "target_fpr"] = "max_f1"
     target_fpr: float = 0.05
     batch_size: int = 64
-    device: str = "cpu"
+    device: str = "auto"   # auto | cpu | cuda | cuda:N
 
     def validate(self) -> None:
+        check_device(self.device)
         if not 0.0 < self.target_fpr < 1.0:
             raise ValueError(f"target_fpr: must be in (0, 1), got {self.target_fpr}")
         if self.batch_size < 1:
@@ -133,9 +135,10 @@ class ScoreConfig:
     concept: str | None = None        # needed by clip:MODEL zero-shot judges
     threshold: float | None = None    # overrides the judge's own decision threshold
     batch_size: int = 32
-    device: str = "cpu"
+    device: str = "auto"   # auto | cpu | cuda | cuda:N
 
     def validate(self) -> None:
+        check_device(self.device)
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold: must be in [0, 1], got {self.threshold}")
         if self.batch_size < 1:

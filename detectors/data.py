@@ -81,8 +81,11 @@ def resolve_data_config(model: torch.nn.Module, image_size: int | None = None) -
     return cfg
 
 
-def build_transform(data_config: dict[str, Any], train: bool = False, augment: bool = False) -> A.Compose:
-    """Albumentations pipeline (numpy HWC uint8 RGB -> normalised CHW float tensor)."""
+def build_transform(data_config: dict[str, Any], train: bool = False, augment: bool = False,
+                    normalise: bool = True) -> A.Compose:
+    """Albumentations pipeline (numpy HWC uint8 RGB -> normalised CHW float tensor). With
+    normalise=False the result stays a uint8 CHW tensor (a quarter of the bytes through the
+    DataLoader); the device normalises it (features.normalise_on_device)."""
     _, h, w = data_config["input_size"]
     interp = _INTERP.get(data_config.get("interpolation", "bilinear"), cv2.INTER_LINEAR)
     if train and augment:
@@ -93,9 +96,8 @@ def build_transform(data_config: dict[str, Any], train: bool = False, augment: b
         ]
     else:
         geo = [A.Resize(height=h, width=w, interpolation=interp)]
-    return A.Compose(
-        geo + [A.Normalize(mean=data_config["mean"], std=data_config["std"], max_pixel_value=255.0), A.ToTensorV2()]
-    )
+    norm = [A.Normalize(mean=data_config["mean"], std=data_config["std"], max_pixel_value=255.0)] if normalise else []
+    return A.Compose(geo + norm + [A.ToTensorV2()])
 
 
 def transform_key(transform: A.Compose) -> str:
@@ -208,9 +210,10 @@ class JudgeDataModule(pl.LightningDataModule):
             return [""] * len(self.ds[split])
         return list(self.ds[split][name])
 
-    def image_split(self, split: str, train: bool = False) -> ImageSplit:
+    def image_split(self, split: str, train: bool = False, normalise: bool = True) -> ImageSplit:
         self.setup()
-        return ImageSplit(self.ds[split], build_transform(self.data_config, train=train, augment=self.augment))
+        return ImageSplit(self.ds[split], build_transform(self.data_config, train=train, augment=self.augment,
+                                                          normalise=normalise))
 
     def eval_transform(self) -> A.Compose:
         return build_transform(self.data_config, train=False)

@@ -195,16 +195,20 @@ def evaluate(
     out_dir: str | Path | None = None,
     batch_size: int = 64,
     threshold: float | None = None,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
     """Full report; writes metrics.json, roc.png, reliability.png to out_dir when given.
 
-    `threshold` (e.g. a published judge's own) skips choosing one on validation.
+    `threshold` (e.g. a published judge's own) skips choosing one on validation. `device`: where
+    the network runs (training passes the trainer's root device).
     """
     labels = dm.label_names
     k = len(labels)
     on_features = features is not None
-    p_val, y_val = predict_probabilities(network, split_loader(dm, "validation", features, batch_size), k, on_features)
-    p_test, y_test = predict_probabilities(network, split_loader(dm, "test", features, batch_size), k, on_features)
+    p_val, y_val = predict_probabilities(network, split_loader(dm, "validation", features, batch_size), k,
+                                         on_features, device)
+    p_test, y_test = predict_probabilities(network, split_loader(dm, "test", features, batch_size), k,
+                                           on_features, device)
     if k == 2:
         if threshold is None:
             threshold = choose_threshold(y_val, p_val, threshold_rule, target_fpr, fixed_threshold)

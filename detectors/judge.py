@@ -37,7 +37,7 @@ class Judge:
 
     @staticmethod
     def from_pretrained(name_or_path: str, *, concept: str | None = None, threshold: float | None = None,
-                        revision: str | None = None, device: str = "cpu", **kwargs: Any) -> Any:
+                        revision: str | None = None, device: str = "auto", **kwargs: Any) -> Any:
         """'nudenet', 'clip:MODEL' (zero-shot; needs `concept` or present/absent texts), a judge
         folder, or a hub model id (downloaded with huggingface_hub)."""
         return load_judge(name_or_path, concept=concept, threshold=threshold, revision=revision,

@@ -21,7 +21,7 @@ PACKAGES = {"dataigm": "dataigm", "detectors": "dataigm.detectors", "pipelines":
 # (ARCHITECTURE.md, "Layers"). The CLI is the top layer; every module must be placed.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("dataigm", "dataigm.errors", "dataigm.config", "dataigm.io", "dataigm.resources",
-              "dataigm.registry", "dataigm.graph", "dataigm.testing")),
+              "dataigm.registry", "dataigm.graph", "dataigm.devices", "dataigm.background", "dataigm.testing")),
     ("model", ("dataigm.taxonomy", "dataigm.prompts", "dataigm.manifest", "dataigm.imageio",
                "dataigm.nudenet_rule", "dataigm.splits", "dataigm.judging", "dataigm.tiny_vocab",
                "dataigm.cards")),
@@ -49,7 +49,8 @@ def layer_of(module: str) -> int | None:
     best: tuple[int, int] | None = None  # (prefix length, layer index)
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
+            # The root package places only itself; every other module must be listed.
+            if module == prefix or (prefix != "dataigm" and module.startswith(prefix + ".")):
                 if best is None or len(prefix) > best[0]:
                     best = (len(prefix), index)
     return None if best is None else best[1]
@@ -99,6 +100,13 @@ def layer_violations(modules: dict[str, Path]) -> list[str]:
 
 def test_no_lower_layer_imports_a_higher_one() -> None:
     assert layer_violations(library_modules()) == []
+
+
+def test_every_module_must_be_placed_in_a_layer(tmp_path: Path) -> None:
+    stray = tmp_path / "stray.py"
+    stray.write_text("import os\n")
+    assert layer_violations({"dataigm.stray": stray}) == [
+        "dataigm.stray: not placed in any layer (add it to LAYERS and ARCHITECTURE.md)"]
 
 
 def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:

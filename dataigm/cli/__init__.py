@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "quiet", False):
+        from dataigm.cli._args import quiet_libraries
+
+        quiet_libraries()
     try:
         result = args.func(args)
     except DataigmError as exc:

@@ -35,7 +35,26 @@ def add_preset_args(p: argparse.ArgumentParser, out_help: str | None, out_requir
 
 
 def add_quiet(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, from dataigm or any library")
+
+
+def quiet_libraries() -> None:
+    """--quiet: no progress bars from any library, no Lightning banners. Called before the
+    command imports anything heavy: tqdm reads its TQDM_* settings when it is imported."""
+    import logging
+    import os
+    import warnings
+    from importlib.util import find_spec
+
+    os.environ["TQDM_DISABLE"] = "1"  # tqdm reads TQDM_<arg> overrides: every bar, every library
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if find_spec("pytorch_lightning") is not None:
+        import pytorch_lightning  # noqa: F401  (it sets its loggers to INFO on import: quieten after)
+
+        for name in ("pytorch_lightning", "lightning_fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", module="pytorch_lightning")
 
 
 def printed_config(args: argparse.Namespace, config: Any) -> bool:

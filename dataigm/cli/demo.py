@@ -17,8 +17,6 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.quiet:
-        quiet_libraries()  # first: tqdm reads its TQDM_* settings when it is imported
     from dataigm.preset import load_preset
     from dataigm.run import Run
 
@@ -40,20 +38,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {r['concept']:<18} {r['judge']:<8} {r['method']:<12} {r['share']:.3f} "
               f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] (n={r['n']})")
     return 0
-
-
-def quiet_libraries() -> None:
-    """--quiet: no progress bars from any library, no Lightning banners."""
-    import logging
-    import os
-
-    os.environ["TQDM_DISABLE"] = "1"  # tqdm reads TQDM_<arg> overrides: every bar, every library
-    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    import warnings
-
-    import pytorch_lightning  # noqa: F401  (it sets its loggers to INFO on import: quieten after)
-
-    for name in ("pytorch_lightning", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")

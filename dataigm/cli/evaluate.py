@@ -17,6 +17,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="choose a new threshold on this dataset's validation split instead of the judge's own")
     p.add_argument("--rule", default=None, choices=["max_f1", "target_fpr"], help="threshold rule with --rethreshold")
     p.add_argument("--target-fpr", type=float, default=None)
+    p.add_argument("--device", default=None, help="auto (the GPU when there is one), cpu, cuda or cuda:N")
     add_config_args(p)
     p.set_defaults(func=run)
 
@@ -30,14 +31,16 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = resolve_config(EvaluateConfig, {}, "dataigm evaluate", sets=args.sets, overrides={
         "concept": args.concept, "rethreshold": args.rethreshold or None, "rule": args.rule,
-        "target_fpr": args.target_fpr})
+        "target_fpr": args.target_fpr, "device": args.device})
     if printed_config(args, cfg):
         return 0
     from dataigm.detectors.data import JudgeDataModule
     from dataigm.detectors.evaluate import evaluate, format_report
     from dataigm.detectors.judge import TrainedJudge
+    from dataigm.devices import resolve_device
 
-    judge = TrainedJudge.from_pretrained(args.judge, device=cfg.device)
+    device = resolve_device(cfg.device)
+    judge = TrainedJudge.from_pretrained(args.judge, device=device)
     concept = cfg.concept or judge.concept
     if not concept:
         raise InputError(f"{args.judge}: judge config names no concept; pass --concept")
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.data}: concept {concept!r} labels {dm.label_names} differ from the judge's {judge.label_names}")
     out = Path(args.out) if args.out else (Path(args.judge) / "eval" if Path(args.judge).is_dir() else Path("eval"))
     report = evaluate(judge.network, dm, cfg.rule, cfg.target_fpr, out_dir=out, batch_size=cfg.batch_size,
+                      device=device,
                       threshold=None if cfg.rethreshold or len(judge.label_names) != 2 else judge.threshold)
     print(format_report(report))
     print(f"metrics written to {out / 'metrics.json'}")

@@ -16,6 +16,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--concept", default=None, help="concept name (needed by clip:MODEL zero-shot judges)")
     p.add_argument("--threshold", type=float, default=None, help="override the judge's decision threshold")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default=None, help="auto (the GPU when there is one), cpu, cuda or cuda:N")
     add_config_args(p)
     p.set_defaults(func=run)
 
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from dataigm.detectors.config import ScoreConfig
 
     cfg = resolve_config(ScoreConfig, {}, "dataigm judge", sets=args.sets, overrides={
-        "concept": args.concept, "threshold": args.threshold, "batch_size": args.batch_size})
+        "concept": args.concept, "threshold": args.threshold, "batch_size": args.batch_size, "device": args.device})
     if printed_config(args, cfg):
         return 0
     from dataigm.detectors.scoring import score_folder, write_report

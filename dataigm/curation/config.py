@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dataigm.nudenet_rule import IGMU_THRESHOLD, NUDENET_CLASSES  # IGMU's rule, shared with the NudeNet judge
+from dataigm.devices import check_device
 from dataigm.registry import Registry
 
 # Curation steps by name; a preset lists them in the order they run (`curation.steps`). Others
@@ -104,9 +105,10 @@ class ConceptJudgeConfig:
     margin: float = 0.0
     nudenet_classes: list[str] = field(default_factory=lambda: list(NUDENET_CLASSES))
     batch_size: int = 8
-    device: str = "cpu"
+    device: str = "auto"   # auto | cpu | cuda | cuda:N (NudeNet always runs on the CPU)
 
     def validate(self) -> None:
+        check_device(self.device)
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold: must be in [0, 1], got {self.threshold}")
         if self.margin < 0:

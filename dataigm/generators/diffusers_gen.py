@@ -15,10 +15,12 @@ process builds one DiffusersGenerator on `settings.device` (or `PartialState().d
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from dataigm.devices import resolve_device
 from dataigm.errors import ConfigError, InputError, MissingExtraError, one_line
 from dataigm.generators.base import GenerationOutput, GenerationSettings, Generator
 
@@ -77,15 +79,6 @@ def _dtype_kwarg() -> str:
     return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
 
 
-def resolve_device(device: str) -> str:
-    """"auto": the device accelerate assigns to this process (its GPU under `accelerate launch`)."""
-    if device == "auto":
-        from accelerate import PartialState
-
-        return str(PartialState().device)
-    return device
-
-
 def resolved_revision(ref: ModelRef, revision: str | None) -> str:
     """The commit the pipeline was loaded from, read from the local hub cache (no network): the
     cached model_index.json lives in snapshots/<commit>/."""
@@ -119,6 +112,7 @@ class DiffusersGenerator(Generator):
             raise ConfigError(f"generation.dtype: '{settings.dtype}' is not one of {', '.join(_DTYPES)}")
         self.ref = resolve_model_ref(settings.model)
         self.device = resolve_device(settings.device)
+        self.compile_seconds: float | None = None
         load_from = str(self.ref.local_dir) if self.ref.local_dir is not None else self.ref.model
         try:
             pipe = diffusers.DiffusionPipeline.from_pretrained(
@@ -138,6 +132,8 @@ class DiffusersGenerator(Generator):
             raise InputError(f"generation.device: cannot use device '{self.device}': {one_line(exc)}") from exc
         # The caller shows its own progress bar over shards; one per call would flood the log.
         pipe.set_progress_bar_config(disable=True)
+        if settings.compile:
+            self._compile(pipe, settings.compile_backend)
         self.pipe = pipe
         self.revision = resolved_revision(self.ref, settings.revision)
 
@@ -149,11 +145,24 @@ class DiffusersGenerator(Generator):
                               "(e.g. DPMSolverMultistepScheduler, EulerDiscreteScheduler, DDIMScheduler)")
         return cls.from_config(pipe.scheduler.config)
 
+    def _compile(self, pipe: Any, backend: str) -> None:
+        """torch.compile the UNet and the VAE decode in channels_last. Shapes must stay fixed
+        (every call is padded to batch_size), so each is compiled once per process."""
+        torch = self._torch
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+        try:
+            pipe.unet = torch.compile(pipe.unet, fullgraph=True, backend=backend)
+            pipe.vae.decode = torch.compile(pipe.vae.decode, fullgraph=True, backend=backend)
+        except Exception as exc:  # noqa: BLE001 - an unknown backend name is the user's setting
+            raise ConfigError(f"generation.compile_backend: cannot compile with '{backend}': {one_line(exc)}") from exc
+
     def params(self) -> dict[str, Any]:
         s = self.settings
         return {"model_id": s.model, "model_revision": self.revision,
                 "scheduler": type(self.pipe.scheduler).__name__, "steps": s.steps,
-                "guidance": float(s.guidance), "height": s.height, "width": s.width, "dtype": s.dtype}
+                "guidance": float(s.guidance), "height": s.height, "width": s.width, "dtype": s.dtype,
+                "compiled": bool(s.compile)}
 
     def generate(self, prompts: list[str], seeds: list[int]) -> GenerationOutput:
         """One pipeline call per batch_size prompts. params["nsfw_flagged"] holds one bool per
@@ -166,7 +175,15 @@ class DiffusersGenerator(Generator):
         for start in range(0, len(prompts), step):
             batch_prompts = prompts[start:start + step]
             batch_seeds = seeds[start:start + step]
+            real = len(batch_prompts)
+            if self.settings.compile and real < step:
+                # Compiled graphs keep fixed shapes: pad with copies of the last prompt and seed
+                # (each image has its own generator, so padding does not change the real ones).
+                batch_prompts = batch_prompts + [batch_prompts[-1]] * (step - real)
+                batch_seeds = batch_seeds + [batch_seeds[-1]] * (step - real)
             generators = [self._torch.Generator(device="cpu").manual_seed(int(s)) for s in batch_seeds]
+            first_compiled_call = self.settings.compile and self.compile_seconds is None
+            started = time.perf_counter()
             with self._torch.inference_mode():
                 out = self.pipe(
                     prompt=batch_prompts,
@@ -177,9 +194,11 @@ class DiffusersGenerator(Generator):
                     generator=generators,
                     output_type="pil",
                 )
-            images.extend(img.convert("RGB") for img in out.images)
+            if first_compiled_call:
+                self.compile_seconds = time.perf_counter() - started  # compilation + one batch
+            images.extend(img.convert("RGB") for img in out.images[:real])
             nsfw = getattr(out, "nsfw_content_detected", None)
-            flagged.extend(bool(f) for f in nsfw) if nsfw is not None else flagged.extend([False] * len(batch_prompts))
+            flagged.extend(bool(f) for f in nsfw[:real]) if nsfw is not None else flagged.extend([False] * real)
         params = self.params()
         params["nsfw_flagged"] = flagged
         return GenerationOutput(images=images, params=params)

@@ -127,6 +127,10 @@ class TinyDiffusionGenerator(Generator):
         # The folder path is machine-specific; the content fingerprint is what identifies it.
         self.model_revision = f"{TINY_BUILDER_VERSION}:{folder_fingerprint(folder)[:16]}"
 
+    @property
+    def compile_seconds(self) -> float | None:  # type: ignore[override]
+        return self.inner.compile_seconds
+
     def generate(self, prompts: list[str], seeds: list[int]) -> GenerationOutput:
         out = self.inner.generate(prompts, seeds)
         out.params.update(model_id="dataigm/tiny-sd", model_revision=self.model_revision)
