@@ -188,4 +188,21 @@ def load_network(folder: str | Path, require_marker: bool = True) -> tuple[nn.Mo
     state = _read_weights(jf.weights_path)
     _check_fit(model, state, jf.weights_path, cfg["architecture"])
     model.load_state_dict(state, strict=True)
-    return model.eval(), cfg
+    _check_outputs(model.eval(), cfg, jf.weights_path)
+    return model, cfg
+
+
+def _check_outputs(model: nn.Module, cfg: dict[str, Any], path: Path) -> None:
+    """One forward pass on a fixed test image: finite weights can still give NaN scores (e.g. a
+    negative running variance), and such a judge must be refused before it scores anything."""
+    size = cfg.get("pretrained_cfg", {}).get("input_size", [3, 224, 224])
+    x = torch.rand((2, *size), generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # noqa: BLE001 - a network that cannot run is a damaged judge
+        raise InputError(f"{path}: the judge network fails on a {size[1]}x{size[2]} test image: "
+                         f"{type(exc).__name__}: {' '.join(str(exc).split())[:120]}") from None
+    if not bool(torch.isfinite(out).all()):
+        raise InputError(f"{path}: the judge network outputs NaN or infinite scores on a test image; "
+                         "the judge is damaged")
