@@ -171,6 +171,7 @@ def _train_into(cfg: TrainConfig, out: Path) -> TrainResult:
     trainer.strategy.barrier()
     if ckpt.best is not None:
         network.load_state_dict(load_file(str(ckpt.path)))
+    trainer.strategy.barrier()  # every rank has read the checkpoint before rank 0 removes it
 
     report: dict[str, Any] = {}
     if trainer.is_global_zero:
