@@ -629,13 +629,7 @@ def export_dataset(
         return _export_dataset(run, target, config, progress=progress)
 
 
-def _export_dataset(
-    run: Run | str | Path,
-    out_dir: str | Path | None = None,
-    config: ExportConfig | None = None,
-    *,
-    progress: bool = True,
-) -> ExportReport:
+def _export_dataset(run: Run, out_dir: Path, config: ExportConfig | None, *, progress: bool) -> ExportReport:
     t0 = time.monotonic()
     run = Run.of(run)
     run.require_folder()

@@ -51,6 +51,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    """Flush a file written by another library to disk before a marker vouches for it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def share_file(path: str | os.PathLike[str]) -> None:
     """Give a file the usual umask-derived mode (mkstemp, and some writers, create 0600)."""
     os.chmod(path, 0o666 & ~_UMASK)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dataigm.errors import InputError
-from dataigm.io import (RunLock, atomic_write_json, folder_lock, replace_folder, staging_folder,
+from dataigm.io import (RunLock, atomic_write_json, folder_lock, fsync_file, replace_folder, staging_folder,
                         staging_folder_path, sweep_folder_leftovers)
 
 MARKER = "dataigm_judge.json"
@@ -60,29 +60,12 @@ class JudgeFolder:
     def path(self, name: str) -> Path:
         return self.root / name
 
-    @property
-    def weights_path(self) -> Path:
-        return self.root / WEIGHTS
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / CONFIG
-
-    @property
-    def marker_path(self) -> Path:
-        return self.root / MARKER
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.root / METRICS
-
-    @property
-    def training_dir(self) -> Path:
-        return self.root / TRAINING
-
-    @property
-    def eval_dir(self) -> Path:
-        return self.root / "eval"
+    weights_path = property(lambda self: self.root / WEIGHTS)
+    config_path = property(lambda self: self.root / CONFIG)
+    marker_path = property(lambda self: self.root / MARKER)
+    metrics_path = property(lambda self: self.root / METRICS)
+    training_dir = property(lambda self: self.root / TRAINING)
+    eval_dir = property(lambda self: self.root / "eval")
 
     # -- lock, leftovers, swap ---------------------------------------------------------
     def lock(self) -> RunLock:
@@ -152,6 +135,8 @@ class JudgeFolder:
                 raise InputError(f"{self.path(name)}: missing; a judge folder has {', '.join(REQUIRED)}")
         files = {name: {"sha256": file_sha256(self.path(name)), "size": self.path(name).stat().st_size}
                  for name in JUDGE_FILES if self.path(name).is_file()}
+        for name in files:
+            fsync_file(self.path(name))  # on disk before the marker that vouches for them
         marker = {"format": MARKER_FORMAT, "files": files}
         atomic_write_json(self.marker_path, marker)
         return marker

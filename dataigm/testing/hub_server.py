@@ -325,21 +325,24 @@ class LocalHubServer:
             repo = self._repos.get((repo_type, repo_id))
             return None if repo is None else repo.branches.get(revision)
 
+    def _head(self, repo_id: str, repo_type: str, revision: str) -> _Commit | None:
+        repo = self._repos.get((repo_type, repo_id))
+        if repo is None or revision not in repo.branches:
+            return None
+        return repo.commits[repo.branches[revision]]
+
     def repo_files(self, repo_id: str, repo_type: str = "model", revision: str = "main") -> dict[str, str]:
-        """path -> blob oid at the head of `revision` (empty when the repo does not exist)."""
+        """path -> git blob oid of the content at the head of `revision`, whether it is stored in
+        git or through LFS (empty when the repo does not exist)."""
         with self._lock:
-            repo = self._repos.get((repo_type, repo_id))
-            if repo is None or revision not in repo.branches:
-                return {}
-            return dict(repo.commits[repo.branches[revision]].files)
+            head = self._head(repo_id, repo_type, revision)
+            return {} if head is None else dict(head.files)
 
     def repo_lfs_files(self, repo_id: str, repo_type: str = "model", revision: str = "main") -> dict[str, str]:
         """path -> sha256 of the files at the head of `revision` that are stored through LFS."""
         with self._lock:
-            repo = self._repos.get((repo_type, repo_id))
-            if repo is None or revision not in repo.branches:
-                return {}
-            return dict(repo.commits[repo.branches[revision]].lfs)
+            head = self._head(repo_id, repo_type, revision)
+            return {} if head is None else dict(head.lfs)
 
     def read_file(self, repo_id: str, path: str, repo_type: str = "model", revision: str = "main") -> bytes:
         return self._blob(self.repo_files(repo_id, repo_type, revision)[path])
