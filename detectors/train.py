@@ -32,7 +32,7 @@ from safetensors.torch import load_file
 from dataigm.config import to_dict
 from dataigm.errors import ConfigError
 from dataigm.io import atomic_write_json
-from dataigm.judge_folder import JudgeFolder
+from dataigm.judge_folder import TRAINING, JudgeFolder
 from dataigm.detectors.config import TrainConfig
 from dataigm.detectors.data import JudgeDataModule, resolve_data_config
 from dataigm.detectors.evaluate import evaluate
@@ -119,7 +119,7 @@ def _train_into(cfg: TrainConfig, out: Path) -> TrainResult:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    work = out / "training"
+    work = out / TRAINING
 
     probe = JudgeDataModule(cfg.dataset, cfg.concept, {}, revision=cfg.dataset_revision)
     label_names = probe.label_names
