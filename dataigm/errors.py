@@ -7,6 +7,10 @@ prints it as one line and exits with code 2; it never shows a traceback for thes
 from __future__ import annotations
 
 
+# What the CLI prints on Ctrl-C (exit code 130): every step resumes, so rerunning is the advice.
+INTERRUPTED = "dataigm: interrupted; rerun the same command to resume"
+
+
 class DataigmError(Exception):
     """Base class: a problem with the user's input or environment, reported in one line."""
 

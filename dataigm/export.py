@@ -36,6 +36,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from dataigm.errors import DataigmError, InputError
+from dataigm.io import folder_lock, sweep_folder_leftovers
 from dataigm.manifest import read_manifest
 from dataigm.run import Run
 from dataigm.splits import GROUP_KEYS, SPLITS, SplitConfig, assign_splits, check_no_leaks
@@ -617,8 +618,18 @@ def export_dataset(
     replaced atomically.
 
     One config per concept found in the rows (train / validation / test, leak-free) plus a
-    `prompts` config.
+    `prompts` config. The target's lock is held throughout (a publish of it is refused meanwhile), and
+    what a killed export left next to it (`.<name>.tmp-*`, `.<name>.old-*`) is swept first.
     """
+    run = Run.of(run)
+    run.require_folder()
+    target = Path(out_dir) if out_dir is not None else run.dataset_dir
+    with folder_lock(target):
+        sweep_folder_leftovers(target)
+        return _export_dataset(run, target, config, progress=progress)
+
+
+def _export_dataset(run: Run, out_dir: Path, config: ExportConfig | None, *, progress: bool) -> ExportReport:
     t0 = time.monotonic()
     run = Run.of(run)
     run.require_folder()

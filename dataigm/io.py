@@ -1,17 +1,23 @@
-"""Crash-safe file writing and the RUN folder lock.
+"""Crash-safe file writing, whole-folder replacement and folder locks.
 
 Everything dataigm writes goes to a temporary name in the same folder and is renamed into
 place, so a crash, a full disk or a kill -9 never leaves a half-written file under its final
 name. A shard is only "finished" once its marker exists, and markers are written last.
+Folders written whole (an exported dataset, a judge) are staged under `.<name>.tmp-*` next to
+their final place and swapped in with one rename; `sweep_folder_leftovers` removes what a
+killed writer left there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
+import glob
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,8 +39,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise _os_error(exc, final) from exc
     os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp creates 0600; published files must get the usual umask-derived mode.
-    os.chmod(tmp, 0o666 & ~_UMASK)
+    share_file(tmp)
     try:
         yield tmp
         os.replace(tmp, final)
@@ -44,6 +49,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    """Flush a file written by another library to disk before a marker vouches for it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def share_file(path: str | os.PathLike[str]) -> None:
+    """Give a file the usual umask-derived mode (mkstemp, and some writers, create 0600)."""
+    os.chmod(path, 0o666 & ~_UMASK)
 
 
 def _os_error(exc: OSError, path: Path) -> InputError:
@@ -81,25 +100,27 @@ class RunLock:
 
     A second dataigm process on the same folder is refused with a clear error instead of
     interleaving writes. The kernel drops the lock when the process dies, even on kill -9,
-    so a crashed run never leaves a stale lock behind.
+    so a crashed run never leaves a stale lock behind. `lock_file` puts the lock file somewhere
+    else (a folder that is swapped whole keeps its lock next to it: see `folder_lock`).
     """
 
     # Re-entrant within one process: `build` holds the lock while its steps take it again.
     _held: dict[Path, list[Any]] = {}
 
-    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, run_dir: str | os.PathLike[str], lock_file: str | os.PathLike[str] | None = None) -> None:
         self.run_dir = Path(run_dir)
+        self.lock_file = Path(lock_file) if lock_file is not None else self.run_dir / ".lock"
 
     def __enter__(self) -> "RunLock":
-        key = self.run_dir.resolve()
+        key = self.lock_file.resolve()
         if key in RunLock._held:
             RunLock._held[key][1] += 1
             return self
         try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            fh = open(self.run_dir / ".lock", "a+")
+            self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.lock_file, "a+")
         except OSError as exc:
-            raise _os_error(exc, self.run_dir) from exc
+            raise _os_error(exc, self.lock_file.parent) from exc
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -117,7 +138,7 @@ class RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        key = self.run_dir.resolve()
+        key = self.lock_file.resolve()
         entry = RunLock._held.get(key)
         if entry is None:
             return
@@ -126,3 +147,120 @@ class RunLock:
             del RunLock._held[key]
             fcntl.flock(entry[0].fileno(), fcntl.LOCK_UN)
             entry[0].close()
+
+
+# ----------------------------------------------------------------------------- whole folders
+# A folder written whole is staged as `.<name>.tmp-*` next to its final place; a replaced one
+# is put aside as `.<name>.old-*` until the new one is in. Both live in the parent folder (a
+# rename never crosses file systems), and so does the folder's lock, `.<name>.lock`: a lock
+# file inside the folder would be swapped away with it.
+
+
+def _sibling(final: Path, kind: str) -> str:
+    return f".{final.name}.{kind}"
+
+
+def _named(final: str | os.PathLike[str]) -> Path:
+    """`final` with a last component to name its siblings by ('.' becomes the folder's name)."""
+    path = Path(final)
+    if not path.name:
+        path = path.resolve()
+    if not path.name:
+        raise InputError(f"{final}: name a folder, not the file system root")
+    return path
+
+
+def folder_lock(final: str | os.PathLike[str]) -> RunLock:
+    """The exclusive lock on a folder that is replaced whole (its lock file sits next to it)."""
+    final = _named(final)
+    return RunLock(final, lock_file=final.parent / (_sibling(final, "lock")))
+
+
+def staging_folder(final: str | os.PathLike[str], tag: str | None = None) -> Path:
+    """A fresh, empty folder next to `final` to build its new content in: `.<name>.tmp-<tag>`
+    (a random tag unless given; a fixed tag lets several processes of one job find it)."""
+    final = _named(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if tag is None:
+        staged = Path(tempfile.mkdtemp(prefix=_sibling(final, "tmp-"), dir=final.parent))
+    else:
+        staged = staging_folder_path(final, tag)
+        shutil.rmtree(staged, ignore_errors=True)
+        staged.mkdir()
+    os.chmod(staged, 0o777 & ~_UMASK)  # mkdtemp makes 0700; output folders should be shareable
+    return staged
+
+
+def staging_folder_path(final: str | os.PathLike[str], tag: str) -> Path:
+    """The path `staging_folder(final, tag)` creates."""
+    final = _named(final)
+    return final.parent / _sibling(final, f"tmp-{tag}")
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False when the
+    platform or file system cannot."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def replace_folder(staged: str | os.PathLike[str], final: str | os.PathLike[str]) -> None:
+    """Put the finished folder `staged` at `final` in one atomic step and remove what was there.
+
+    A reader (or a kill -9) sees the old folder or the new one, never a mix: an existing
+    `final` is exchanged with `staged` in one rename where the system allows, else renamed
+    aside first (then, for an instant, `final` is missing and `sweep_folder_leftovers` puts the
+    old folder back if the process dies right there).
+    """
+    staged, final = Path(staged), _named(final)
+    try:
+        if not final.exists():
+            os.rename(staged, final)
+            return
+        if _exchange(staged, final):
+            shutil.rmtree(staged, ignore_errors=True)  # now the old content
+            return
+        old = Path(tempfile.mkdtemp(prefix=_sibling(final, "old-"), dir=final.parent))
+        old.rmdir()
+        os.rename(final, old)
+        try:
+            os.rename(staged, final)
+        except OSError:
+            os.rename(old, final)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise _os_error(exc, final) from exc
+
+
+def sweep_folder_leftovers(final: str | os.PathLike[str]) -> int:
+    """Remove what killed writers of `final` left next to it (`.<name>.tmp-*` staging folders,
+    `.<name>.old-*` replaced ones). If `final` itself is missing because a writer died between
+    its two renames, the folder put aside is renamed back first. Call only under the folder's
+    lock (or the lock of the RUN that owns it), before writing. Returns how many were removed."""
+    final = _named(final)
+    if not final.parent.is_dir():
+        return 0
+    olds = sorted(final.parent.glob(glob.escape(_sibling(final, "old-")) + "*"), key=lambda p: p.stat().st_mtime)
+    if olds and not final.exists():
+        os.rename(olds.pop(), final)
+    removed = 0
+    for leftover in olds + sorted(final.parent.glob(glob.escape(_sibling(final, "tmp-")) + "*")):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        removed += 1
+    return removed

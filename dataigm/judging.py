@@ -81,8 +81,20 @@ def load_judge(ref: str, *, concept: str | None = None, threshold: float | None 
     return factory(arg, concept=concept, threshold=threshold, revision=revision, device=device, **options)
 
 
-def binary_prediction(probabilities: np.ndarray, threshold: float, label_names: Sequence[str]) -> JudgePrediction:
+def check_probabilities(probabilities: Any, judge: str = "judge") -> np.ndarray:
+    """`probabilities` as a float array, refused in one line when any is NaN, infinite or
+    outside [0, 1]: a damaged judge must never be reported as "0 flagged"."""
+    p = np.atleast_1d(np.asarray(probabilities, dtype=np.float64))
+    bad = (~np.isfinite(p) | (p < 0.0) | (p > 1.0)).reshape(len(p), -1).any(axis=1)
+    if bad.any():
+        raise InputError(f"{judge}: {int(bad.sum())} of {len(p)} scores are NaN, infinite or outside [0, 1]; "
+                         "the judge is damaged, nothing was scored")
+    return p
+
+
+def binary_prediction(probabilities: np.ndarray, threshold: float, label_names: Sequence[str],
+                      judge: str = "judge") -> JudgePrediction:
     """Decisions and label names of a binary judge from P(present)."""
-    p = np.asarray(probabilities, dtype=np.float64)
+    p = check_probabilities(probabilities, judge)
     decisions = p >= threshold
     return JudgePrediction(p, decisions, [label_names[int(d)] for d in decisions])

@@ -12,6 +12,7 @@ labels[0] names "concept absent", labels[1] names "concept present".
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -45,7 +46,6 @@ KINDS: dict[str, str] = {
 }
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 _ALLOWED_PLACEHOLDERS = {"concept", "subject", "scene"}
 
 
@@ -92,13 +92,21 @@ class PromptRecipe:
         if not self.concept_phrases:
             raise ValueError("concept_phrases: must not be empty")
         for i, template in enumerate(self.templates):
-            names = set(_PLACEHOLDER_RE.findall(template))
-            bad = names - _ALLOWED_PLACEHOLDERS
-            if bad:
-                raise ValueError(
-                    f"templates[{i}]: unknown placeholder {{{sorted(bad)[0]}}} "
-                    f"(allowed: {{concept}}, {{subject}}, {{scene}})"
-                )
+            try:
+                # Parsed exactly as prompt generation fills it (str.format).
+                fields = list(string.Formatter().parse(template))
+            except ValueError as exc:
+                raise ValueError(f"templates[{i}]: unbalanced braces ({exc}); write {{{{ or }}}} for a "
+                                 f"literal brace: {template!r}") from None
+            names = set()
+            for _, name, spec, conversion in fields:
+                if name is None:
+                    continue
+                if name not in _ALLOWED_PLACEHOLDERS or spec or conversion:
+                    shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+                    raise ValueError(f"templates[{i}]: unknown placeholder {{{shown}}} "
+                                     f"(allowed: {{concept}}, {{subject}}, {{scene}})")
+                names.add(name)
             if "concept" not in names:
                 raise ValueError(f"templates[{i}]: must contain {{concept}}")
             if "subject" in names and not self.groups:

@@ -94,6 +94,7 @@ class TrainConfig:
     dataset: str = ""  # exported dataset folder or hub id
     concept: str = ""
     out: str = ""  # JUDGE folder
+    overwrite: bool = False  # replace a dataigm judge already at `out` (a folder of other files never is)
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
     loader: LoaderConfig = field(default_factory=LoaderConfig)

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from dataigm.io import atomic_write_json
+from dataigm.judging import check_probabilities
 from dataigm.detectors.networks import classifier
 
 SLICE_COLUMNS = ("source", "generator", "source_name")
@@ -44,7 +45,7 @@ def predict_probabilities(
         logits = logits.float().cpu()
         probs.append(torch.sigmoid(logits.squeeze(-1)) if num_labels == 2 else torch.softmax(logits, -1))
         labels.append(torch.as_tensor(y))
-    return torch.cat(probs).numpy(), torch.cat(labels).numpy()
+    return check_probabilities(torch.cat(probs).numpy(), "judge"), torch.cat(labels).numpy()
 
 
 def split_loader(dm: Any, split: str, features: dict[str, tuple[torch.Tensor, torch.Tensor]] | None, batch_size: int) -> DataLoader:

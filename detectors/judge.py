@@ -22,7 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from dataigm.errors import InputError, MissingExtraError
-from dataigm.judging import JudgePrediction, binary_prediction, load_judge
+from dataigm.judge_folder import CARD, CONFIG, MARKER, METRICS, WEIGHTS, JudgeFolder
+from dataigm.judging import JudgePrediction, binary_prediction, check_probabilities, load_judge
 from dataigm.nudenet_rule import IGMU_THRESHOLD, NUDENET_CLASSES, nudenet_score
 
 
@@ -47,23 +48,25 @@ class Judge:
         raise NotImplementedError
 
     def _binary(self, p: np.ndarray) -> JudgePrediction:
-        return binary_prediction(p, self.threshold, self.label_names)
+        return binary_prediction(p, self.threshold, self.label_names, judge=self.name)
 
 
-def _resolve_folder(name_or_path: str, revision: str | None) -> Path:
+def _resolve_folder(name_or_path: str, revision: str | None) -> tuple[Path, bool]:
+    """(folder, downloaded): a local judge folder, or a hub model id downloaded with
+    huggingface_hub (`hf-hub:` is stripped by dataigm.judging). Every failure is one line."""
     path = Path(name_or_path)
     if path.is_dir():
-        return path
+        return path, False
     if path.exists() or name_or_path.startswith((".", "/")) or name_or_path.count("/") != 1:
         raise InputError(f"{name_or_path}: not a judge folder, hub id (org/name), 'nudenet' or 'clip:MODEL'")
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
         return Path(snapshot_download(name_or_path, revision=revision,
-                                      allow_patterns=["config.json", "model.safetensors", "README.md", "metrics.json"]))
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as exc:
-        raise InputError(f"{name_or_path}: cannot download judge: {' '.join(str(exc).split())[:200]}") from None
+                                      allow_patterns=[CONFIG, WEIGHTS, CARD, METRICS, MARKER])), True
+    except Exception as exc:  # noqa: BLE001 - network, auth, missing repo or bad id: one line
+        raise InputError(f"hf-hub:{name_or_path}: cannot download judge: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:200]}") from None
 
 
 class TrainedJudge(Judge):
@@ -93,8 +96,8 @@ class TrainedJudge(Judge):
                         device: str = "cpu") -> "TrainedJudge":
         from dataigm.detectors.export import load_network
 
-        folder = _resolve_folder(name_or_path, revision)
-        network, config = load_network(folder)
+        folder, downloaded = _resolve_folder(name_or_path, revision)
+        network, config = load_network(folder, require_marker=not downloaded)
         return cls(network, config, threshold, device, identity=folder_identity(folder))
 
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
@@ -110,18 +113,18 @@ class TrainedJudge(Judge):
         logits = torch.cat(outs) if outs else torch.zeros(0, max(1, len(self.label_names) if len(self.label_names) > 2 else 1))
         if len(self.label_names) == 2:
             return self._binary(torch.sigmoid(logits.squeeze(-1)).numpy())
-        probs = torch.softmax(logits, -1).numpy()
+        probs = check_probabilities(torch.softmax(logits, -1).numpy(), self.name)
         top = probs.argmax(1)
         return JudgePrediction(1.0 - probs[:, 0], top != 0, [self.label_names[int(t)] for t in top], probs)
 
 
 def folder_identity(folder: Path) -> str:
     """A trained judge's cache identity: its folder name and a digest of config and weights."""
+    jf = JudgeFolder(folder)
     digest = hashlib.sha256()
-    for name in ("config.json", "model.safetensors"):
-        path = folder / name
-        if path.is_file():
-            digest.update(path.read_bytes())
+    for name in (CONFIG, WEIGHTS):
+        if jf.path(name).is_file():
+            digest.update(jf.digest(name).encode())
     return f"judge-{folder.resolve().name}-{digest.hexdigest()[:12]}"
 
 
@@ -200,11 +203,18 @@ class ZeroShotClipJudge(Judge):
             if concept is None:
                 raise InputError(f"clip:{model_id}: zero-shot judge needs --concept (or present/absent texts)")
             present, absent, labels = concept_texts(concept)
+        local = Path(model_id)
+        if local.is_dir() and not any(local.glob("*.safetensors")):
+            # Weights are read only from safetensors: a folder with pickled weights alone
+            # (pytorch_model.bin, *.pt) is refused before any of its files is opened.
+            raise InputError(f"clip:{model_id}: no model.safetensors in the folder; dataigm reads CLIP weights only "
+                             "from safetensors, never from pickle files (pytorch_model.bin)")
         try:
-            model = CLIPModel.from_pretrained(model_id, revision=revision)
+            model = CLIPModel.from_pretrained(model_id, revision=revision, use_safetensors=True)
             processor = CLIPProcessor.from_pretrained(model_id, revision=revision)
-        except OSError as exc:
-            raise InputError(f"clip:{model_id}: cannot load CLIP model: {' '.join(str(exc).split())[:200]}") from None
+        except Exception as exc:  # noqa: BLE001 - missing files, bad config, download errors: one line
+            raise InputError(f"clip:{model_id}: cannot load CLIP model: {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]}") from None
         return cls(model, processor, present, absent, 0.5 if threshold is None else threshold, labels, concept,
                    f"clip:{model_id}", device)
 

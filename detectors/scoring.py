@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from dataigm.errors import InputError
 from dataigm.io import atomic_path, atomic_write_json
+from dataigm.judging import check_probabilities
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -92,6 +93,11 @@ def score_folder(judge: Any, folder: str | Path, batch_size: int = 32) -> Folder
         if not batch:
             return
         pred = judge.predict([im for _, im in batch], batch_size=batch_size)
+        # Any judge, a plug-in's too: a NaN score must stop the run, never count as "not flagged".
+        check_probabilities(pred.probabilities, getattr(judge, "name", "judge"))
+        if len(pred.probabilities) != len(batch):
+            raise InputError(f"{getattr(judge, 'name', 'judge')}: returned {len(pred.probabilities)} scores "
+                             f"for {len(batch)} images")
         for (p, _), prob, dec, lab in zip(batch, pred.probabilities, pred.decisions, pred.labels):
             rel = p.relative_to(folder)
             rows.append({"path": rel.as_posix(), "method": rel.parts[0] if by_method else "",

@@ -3,14 +3,24 @@
 Tests call this directly; `dataigm train` is a thin wrapper. The same code runs under
 `Trainer(devices=N, strategy="ddp")` (set trainer.devices / trainer.strategy): feature encoding,
 evaluation and export happen on rank 0 / one device only.
+
+The judge is written whole (dataigm.judge_folder): under the judge's lock, leftovers of a killed
+run are swept, the target is checked (never a user's folder; a judge only with `overwrite`),
+training, evaluation and export happen in a staging folder next to JUDGE, and the finished judge
+is sealed with its marker and swapped in with one rename.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -22,10 +32,11 @@ from safetensors.torch import load_file
 from dataigm.config import to_dict
 from dataigm.errors import ConfigError
 from dataigm.io import atomic_write_json
+from dataigm.judge_folder import TRAINING, JudgeFolder
 from dataigm.detectors.config import TrainConfig
 from dataigm.detectors.data import JudgeDataModule, resolve_data_config
 from dataigm.detectors.evaluate import evaluate
-from dataigm.detectors.export import export_judge
+from dataigm.detectors.export import export_judge, require_finite_weights
 from dataigm.detectors.features import cached_features
 from dataigm.detectors.module import JudgeModule, SafetensorsCheckpoint
 from dataigm.detectors.networks import build_network
@@ -47,15 +58,68 @@ def class_weights(counts: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(w, dtype=torch.float32)
 
 
+class _Interrupted(BaseException):
+    """Ctrl-C during `trainer.fit`. Lightning turns a KeyboardInterrupt into its own message and
+    `sys.exit(1)`; any other exception it tears down and re-raises, so Ctrl-C travels as this
+    one and becomes a KeyboardInterrupt again outside (the CLI's one line, exit 130)."""
+
+
+@contextlib.contextmanager
+def _ctrl_c_passes_lightning() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupted(signum: int, frame: Any) -> None:
+        raise _Interrupted()
+
+    previous = signal.signal(signal.SIGINT, raise_interrupted)
+    try:
+        yield
+    except _Interrupted:
+        raise KeyboardInterrupt from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _is_main_process() -> bool:
+    """Rank 0 of a multi-process run (torchrun / Lightning's launcher set RANK or LOCAL_RANK in
+    the other processes), or a plain single process."""
+    rank = os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))
+    return rank == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     for name in ("dataset", "concept", "out"):
         if not getattr(cfg, name):
             raise ConfigError(f"train config: {name}: missing (set it in the preset or on the command line)")
+    judge = JudgeFolder(cfg.out)
+    main = _is_main_process()
+    # Only rank 0 locks, sweeps and creates the staging folder; other ranks (started by the
+    # launcher while rank 0 holds the lock) find the same folder by its fixed name.
+    with judge.lock() if main else contextlib.nullcontext():
+        if main:
+            judge.sweep()
+            judge.check_target(cfg.overwrite)
+        staged = judge.staging() if main else judge.staging_path()
+        try:
+            result = _train_into(cfg, staged)
+            if result.report:
+                judge.install(staged)
+        except BaseException:
+            if main:
+                shutil.rmtree(staged, ignore_errors=True)
+            raise
+    result.out = judge.root
+    return result
+
+
+def _train_into(cfg: TrainConfig, out: Path) -> TrainResult:
+    """Train, evaluate and export into `out` (the staging folder)."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    out = Path(cfg.out)
-    work = out / "training"
+    work = out / TRAINING
 
     probe = JudgeDataModule(cfg.dataset, cfg.concept, {}, revision=cfg.dataset_revision)
     label_names = probe.label_names
@@ -101,21 +165,25 @@ def train(cfg: TrainConfig) -> TrainResult:
         num_sanity_val_steps=0,
     )
     t = time.perf_counter()
-    trainer.fit(module, datamodule=dm)
+    with _ctrl_c_passes_lightning():
+        trainer.fit(module, datamodule=dm)
     timings["fit_s"] = time.perf_counter() - t
     trainer.strategy.barrier()
     if ckpt.best is not None:
         network.load_state_dict(load_file(str(ckpt.path)))
+    trainer.strategy.barrier()  # every rank has read the checkpoint before rank 0 removes it
 
     report: dict[str, Any] = {}
     if trainer.is_global_zero:
         t = time.perf_counter()
         network.cpu()
+        require_finite_weights(network)
         report = evaluate(network, dm, cfg.threshold.rule, cfg.threshold.target_fpr, cfg.threshold.value,
                           features=features, out_dir=out, batch_size=max(cfg.loader.batch_size, 64))
         report["best_epoch"] = ckpt.best_epoch
         export_judge(network, out, head=m.head, backbone=m.backbone, backbone_pretrained=m.pretrained,
                      frozen=m.freeze_backbone, label_names=label_names, data_config=data_config, report=report)
+        ckpt.path.unlink(missing_ok=True)  # a second copy of the weights; the judge has model.safetensors
         timings["evaluate_export_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - t0
         atomic_write_json(work / "train_config.json", {"config": to_dict(cfg), "timings": timings})

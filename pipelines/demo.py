@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from dataigm.export import contact_sheet_file
 from dataigm.imageio import encode_png
 from dataigm.io import atomic_write_json, atomic_write_text
+from dataigm.judge_folder import JudgeFolder
 from dataigm.pipelines.build import build
 from dataigm.preset import Preset
 from dataigm.prompts import clean_prompt
@@ -98,12 +99,14 @@ def _train_judge(dataset_dir: Path, spec: ConceptSpec, out: Path, judge_preset: 
     from dataigm.detectors.config import load_train_config
     from dataigm.detectors.train import train
 
-    metrics_path = out / "metrics.json"
-    if not ((out / "model.safetensors").exists() and metrics_path.exists()):
-        cfg = load_train_config(judge_preset, dataset=str(dataset_dir), concept=spec.name, out=str(out))
+    judge = JudgeFolder(out)
+    if not judge.is_finished():  # the marker alone says a judge is finished
+        # The run's own judge folder: anything there is an unfinished judge of this run.
+        cfg = load_train_config(judge_preset, dataset=str(dataset_dir), concept=spec.name, out=str(out),
+                                overwrite=True)
         cfg.trainer.progress_bar = progress
         train(cfg)
-    return json.loads(metrics_path.read_text(encoding="utf-8"))
+    return json.loads(judge.metrics_path.read_text(encoding="utf-8"))
 
 
 def _score(judge_ref: str, folder: Path, out: Path, concept: str) -> dict[str, Any]:
@@ -129,7 +132,7 @@ def run_demo(run: Run, preset: Preset, log: Callable[[str], None] = print, progr
         for spec in preset.specs:
             t0 = time.perf_counter()
             out = run.judge_dir(spec.name)
-            reused = (out / "model.safetensors").exists() and (out / "metrics.json").exists()
+            reused = JudgeFolder(out).is_finished()
             judges[spec.name] = _train_judge(run.dataset_dir, spec, out, judge_preset, progress)
             test = judges[spec.name]["test"]
             took = "reused" if reused else f"{time.perf_counter() - t0:.0f} s"

@@ -131,12 +131,15 @@ def build_dataset_folder(root: Path, concepts: tuple[str, ...] = ("object_church
 
 
 def build_judge_folder(root: Path, seed: int = 0) -> Path:
-    """A judge folder from a tiny random timm model: save_for_hf + a "dataigm" block + card."""
+    """A finished judge folder from a tiny random timm model: save_for_hf + a "dataigm" block +
+    card, sealed with its completion marker (dataigm.judge_folder), as `dataigm train` leaves it."""
     import timm
     import torch
 
+    from dataigm.judge_folder import JudgeFolder
+
     torch.manual_seed(seed)
-    model = timm.create_model("test_resnet", num_classes=2).eval()
+    model = timm.create_model("test_resnet", num_classes=1).eval()
     timm.models.save_for_hf(model, str(root), model_config={"label_names": ["safe", "nude"]},
                             safe_serialization=True)
     config = json.loads((root / "config.json").read_text())
@@ -147,6 +150,7 @@ def build_judge_folder(root: Path, seed: int = 0) -> Path:
                                     "- dataigm\n---\n\n# Nudity judge (test)\n")
     (root / "metrics.json").write_text(json.dumps({"accuracy": 0.5, "seed": seed}))
     (root / "roc.png").write_bytes(_png(seed + 3, size=16))
+    JudgeFolder(root).seal()
     return root
 
 

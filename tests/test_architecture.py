@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("dataigm.taxonomy", "dataigm.prompts", "dataigm.manifest", "dataigm.imageio",
                "dataigm.nudenet_rule", "dataigm.splits", "dataigm.judging", "dataigm.tiny_vocab",
                "dataigm.cards")),
-    ("run", ("dataigm.run", "dataigm.store")),
+    ("run", ("dataigm.run", "dataigm.store", "dataigm.judge_folder")),
     ("steps", ("dataigm.generators", "dataigm.toyworld", "dataigm.generate", "dataigm.ingest",
                "dataigm.curation", "dataigm.export", "dataigm.contact_sheet", "dataigm.publish",
                "dataigm.detectors", "dataigm.preset")),

@@ -50,5 +50,5 @@ def test_unknown_judge_name_is_an_input_error(tmp_path) -> None:
     with pytest.raises(InputError, match="not a judge folder"):
         Judge.from_pretrained(str(tmp_path / "nope"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="config.json missing"):
+    with pytest.raises(InputError, match="not a finished dataigm judge"):
         Judge.from_pretrained(str(tmp_path / "empty"))

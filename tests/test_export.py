@@ -196,13 +196,14 @@ def test_failed_export_leaves_the_previous_export_intact(run_dir, tmp_path, monk
         export_dataset(run_dir, out, ExportConfig(split=SplitConfig(seed=5)))
     assert calls["n"] == 3
     assert _tree_digest(out) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]  # no temp folder left behind
+    # no temp folder left behind (the target's lock file stays next to it, as RUN/.lock does)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dataset.lock", "dataset"]
 
     # A later good export replaces it completely (another seed moves some rows).
     monkeypatch.setattr(export_mod, "_write_shard", real_write)
     export_dataset(run_dir, out, ExportConfig(split=SplitConfig(seed=5)))
     assert _tree_digest(out) != before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dataset.lock", "dataset"]
 
 
 def test_export_without_curation_uses_the_manifest(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
@@ -11,10 +12,14 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, Hf
 from huggingface_hub.errors import (EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError,
                                     RevisionNotFoundError)
 
-from dataigm.testing.hub_server import LocalHubServer, TokenInfo, git_blob_oid
+from pathlib import Path
+
+from dataigm.testing.hub_server import LocalHubServer, TokenInfo, git_blob_oid, lfs_pointer
 from hubfixtures import loopback_only  # noqa: F401 - pytest fixture
 
 TOKEN = "hf_server_test_write"
+BINARY = bytes(range(256)) * 4  # a NUL byte in the sample: the Hub stores it through LFS
+BINARY_SHA = hashlib.sha256(BINARY).hexdigest()
 READ_TOKEN = "hf_server_test_read"
 
 
@@ -41,7 +46,7 @@ def _seed_repo(hub: LocalHubServer) -> str:
     api.create_repo("org/ds", repo_type="dataset")
     ops = [CommitOperationAdd("README.md", b"---\nlicense: mit\n---\n# card\n"),
            CommitOperationAdd("a/b/c.txt", b"hello world"),
-           CommitOperationAdd("a/d.bin", bytes(range(256)) * 4),
+           CommitOperationAdd("a/d.bin", BINARY),
            CommitOperationAdd("e.txt", b"e")]
     return api.create_commit("org/ds", ops, commit_message="seed", repo_type="dataset").oid
 
@@ -68,6 +73,15 @@ def test_repo_create_commit_info_tree_and_downloads(hub: LocalHubServer, tmp_pat
                                             "e.txt"]
     assert len(hub.seen("GET", r"/tree/")) >= 4
     assert {e.path: e.blob_id for e in tree if hasattr(e, "blob_id")}["a/b/c.txt"] == git_blob_oid(b"hello world")
+    # the binary file went through LFS (batch, PUT, verify, lfsFile) and is listed like on the Hub
+    assert hub.repo_lfs_files("org/ds", "dataset") == {"a/d.bin": BINARY_SHA}
+    assert [r.status for r in hub.seen("POST", r"\.git/info/lfs/objects/batch$")] == [200]
+    assert [r.status for r in hub.seen("PUT", r"^/__lfs/upload/")] == [200]
+    assert [r.status for r in hub.seen("POST", r"\.git/info/lfs/objects/verify$")] == [200]
+    lfs_entry = {e.path: e for e in tree if hasattr(e, "blob_id")}["a/d.bin"]
+    assert lfs_entry.lfs.sha256 == BINARY_SHA and lfs_entry.size == 1024
+    assert lfs_entry.blob_id == git_blob_oid(lfs_pointer(BINARY_SHA, 1024))
+    assert {s.rfilename: s.lfs for s in info.siblings}["a/d.bin"].sha256 == BINARY_SHA
     assert [e.path for e in api.list_repo_tree("org/ds", "a", repo_type="dataset")] == ["a/b", "a/d.bin"]
     paths = api.get_paths_info("org/ds", ["a", "e.txt", "missing"], repo_type="dataset")
     assert [(p.path, type(p).__name__) for p in paths] == [("a", "RepoFolder"), ("e.txt", "RepoFile")]
@@ -80,24 +94,38 @@ def test_repo_create_commit_info_tree_and_downloads(hub: LocalHubServer, tmp_pat
     fs = HfFileSystem(endpoint=hub.url, token=TOKEN, skip_instance_cache=True)
     with fs.open("datasets/org/ds/a/d.bin", "rb", block_size=16) as fh:
         fh.seek(1000)
-        assert fh.read(10) == (bytes(range(256)) * 4)[1000:1010]
-    ranged = [r for r in hub.seen("GET", r"/resolve/") if "Range" in r.headers or "range" in r.headers]
+        assert fh.read(10) == BINARY[1000:1010]
+    # ranged reads of an LFS file: resolve redirects, the object URL answers the range
+    assert {r.status for r in hub.seen("GET", r"/resolve/main/a/d.bin$")} == {302}
+    ranged = [r for r in hub.seen("GET", r"^/__lfs/objects/") if "Range" in r.headers or "range" in r.headers]
     assert ranged and all(r.status == 206 for r in ranged)
+    lfs_local = hf_hub_download("org/ds", "a/d.bin", repo_type="dataset", endpoint=hub.url,
+                                cache_dir=tmp_path / "cache")
+    assert open(lfs_local, "rb").read() == BINARY and BINARY_SHA in str(Path(lfs_local).resolve())
     assert {r.client for r in hub.requests} == {"127.0.0.1"}
 
 
 def test_resolve_headers_ranges_and_error_codes(hub: LocalHubServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     sha = _seed_repo(hub)
-    url = f"{hub.url}/datasets/org/ds/resolve/main/a/d.bin"
+    url = f"{hub.url}/datasets/org/ds/resolve/main/a/b/c.txt"
     head = httpx2.head(url)
     assert head.status_code == 200
     assert head.headers["X-Repo-Commit"] == sha
-    assert head.headers["ETag"] == f'"{git_blob_oid(bytes(range(256)) * 4)}"'
-    assert head.headers["Content-Length"] == "1024"
+    assert head.headers["ETag"] == f'"{git_blob_oid(b"hello world")}"'
+    assert head.headers["Content-Length"] == "11"
     part = httpx2.get(url, headers={"Range": "bytes=-4"})
+    assert part.status_code == 206 and part.content == b"orld"
+    assert part.headers["Content-Range"] == "bytes 7-10/11"
+    assert httpx2.get(url, headers={"Range": "bytes=2000-"}).status_code == 416
+    # an LFS file: a redirect that names the content's sha256 and size, as the Hub's does
+    lfs_url = f"{hub.url}/datasets/org/ds/resolve/main/a/d.bin"
+    head = httpx2.head(lfs_url)
+    assert head.status_code == 302 and head.headers["X-Repo-Commit"] == sha
+    assert head.headers["X-Linked-Etag"] == f'"{BINARY_SHA}"' and head.headers["X-Linked-Size"] == "1024"
+    assert head.headers["Location"] == f"{hub.cdn_url}/__lfs/objects/{BINARY_SHA}"
+    part = httpx2.get(lfs_url, headers={"Range": "bytes=-4"}, follow_redirects=True)
     assert part.status_code == 206 and part.content == bytes(range(252, 256))
     assert part.headers["Content-Range"] == "bytes 1020-1023/1024"
-    assert httpx2.get(url, headers={"Range": "bytes=2000-"}).status_code == 416
 
     missing = httpx2.head(f"{hub.url}/datasets/org/ds/resolve/main/nope.txt")
     assert (missing.status_code, missing.headers["X-Error-Code"]) == (404, "EntryNotFound")

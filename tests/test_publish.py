@@ -3,6 +3,7 @@ back with the real clients (datasets, timm, huggingface_hub) the way users do.""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -63,6 +64,9 @@ def test_dataset_round_trip_through_datasets(hub: LocalHubServer, exported: Path
     assert hub.repo_settings(REPO, "dataset")["gated"] == "auto"  # nudity is in the nsfw domain
     for path, file in local.items():
         assert hub.repo_files(REPO, "dataset")[path] == git_blob_oid(file.read_bytes())
+    # parquet shards and PNGs went through the LFS batch API and lfsFile commit lines
+    assert set(hub.repo_lfs_files(REPO, "dataset")) == {p for p in local if p.endswith((".parquet", ".png"))}
+    assert hub.seen("PUT", r"^/__lfs/upload/") and hub.seen("POST", r"\.git/info/lfs/objects/verify$")
 
     env = {**hub.client_env(tmp_path / "hf_home"), "HF_TOKEN": TOKEN}
     got = hf.run_client('''
@@ -111,8 +115,8 @@ def test_dataset_round_trip_through_datasets(hub: LocalHubServer, exported: Path
 
 def test_judge_round_trip_through_timm(hub: LocalHubServer, judge_dir: Path, tmp_path: Path) -> None:
     result = publish_judge(judge_dir, "org/judge", endpoint=hub.url, retry=QUICK)
-    assert sorted(result.files_uploaded) == ["README.md", "config.json", "metrics.json", "model.safetensors",
-                                             "roc.png"]
+    assert sorted(result.files_uploaded) == ["README.md", "config.json", "dataigm_judge.json", "metrics.json",
+                                             "model.safetensors", "roc.png"]
     assert result.gated is False and hub.repo_settings("org/judge")["gated"] is False
     assert len(hub.seen("POST", r"/commit/")) == 1
 
@@ -131,10 +135,16 @@ def test_judge_round_trip_through_timm(hub: LocalHubServer, judge_dir: Path, tmp
         card = ModelCard.load(hf_hub_download("org/judge", "README.md"))
         RESULT["library"] = card.data.library_name
     ''', hub.client_env(tmp_path / "hf_home"))
-    assert got["equal"] and got["shape"] == [3, 2]
+    assert got["equal"] and got["shape"] == [3, 1]
     assert got["labels"] == ["safe", "nude"] and got["library"] == "timm"
     assert got["_blocked"] == []
-    assert hub.seen("GET", r"^/org/judge/resolve/main/model.safetensors$")
+    # binary files went up through LFS, text files inline, as on the real Hub
+    weights_sha = hashlib.sha256((judge_dir / "model.safetensors").read_bytes()).hexdigest()
+    assert hub.repo_lfs_files("org/judge") == {
+        "model.safetensors": weights_sha,
+        "roc.png": hashlib.sha256((judge_dir / "roc.png").read_bytes()).hexdigest()}
+    assert hub.seen("HEAD", r"^/org/judge/resolve/main/model.safetensors$")
+    assert hub.seen("GET", rf"^/__lfs/objects/{weights_sha}$")  # timm read the weights from the "CDN"
 
 
 def test_update_one_config_keeps_the_others(hub: LocalHubServer, exported: Path, tmp_path: Path) -> None:
@@ -227,7 +237,7 @@ def test_dry_run_lists_files_and_changes_nothing(hub: LocalHubServer, exported: 
     publish_dataset(exported, REPO, endpoint=hub.url, retry=QUICK)
     sha, seen = hub.repo_sha(REPO, "dataset"), len(hub.requests)
     code, out, err = cli("publish", "judge", exported, "--repo-id", "org/j", "--endpoint", hub.url, "--dry-run")
-    assert code == 2 and "model.safetensors: missing" in err
+    assert code == 2 and "not a finished dataigm judge" in err
     code, out, err = cli("publish", "dataset", exported, "--repo-id", REPO, "--endpoint", hub.url, "--dry-run",
                          "--configs", "nudity")
     assert code == 0, err
@@ -331,7 +341,7 @@ def test_auth_and_not_found_errors_are_one_line(hub: LocalHubServer, exported: P
 
     monkeypatch.setenv("HF_TOKEN", READ_TOKEN)
     code, out, err = cli("publish", "judge", exported.parent, "--repo-id", "org/j", "--endpoint", hub.url)
-    assert code == 2 and "model.safetensors: missing" in err  # bad folder is caught before any request
+    assert code == 2 and "not a finished dataigm judge" in err  # bad folder is caught before any request
     code, out, err = cli("publish", "dataset", exported, "--repo-id", REPO, "--endpoint", hub.url)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "403 Forbidden" in err
     assert hub.repo_sha(REPO, "dataset") is None
@@ -354,11 +364,11 @@ def test_bad_folders_and_flags(tmp_path: Path, exported: Path, judge_dir: Path, 
     assert code == 2 and "--configs: church not in" in err
     code, _, err = cli("publish", "dataset", exported, "--repo-id", "no-namespace", "--dry-run")
     assert code == 2 and "ORG/NAME" in err
-    pickled = tmp_path / "judge"
-    shutil.copytree(judge_dir, pickled)
-    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
-    code, _, err = cli("publish", "judge", pickled, "--repo-id", "org/j", "--dry-run")
-    assert code == 2 and "pytorch_model.bin: pickled weights are not published" in err
+    unfinished = tmp_path / "judge"
+    shutil.copytree(judge_dir, unfinished)
+    (unfinished / "dataigm_judge.json").unlink()
+    code, _, err = cli("publish", "judge", unfinished, "--repo-id", "org/j", "--dry-run")
+    assert code == 2 and "not a finished dataigm judge (dataigm_judge.json missing" in err
     broken = tmp_path / "broken"
     shutil.copytree(exported, broken)
     (broken / "README.md").write_text("---\nconfigs:\n- config_name: x\n  data_files: x/train-*\n---\n")

@@ -17,7 +17,7 @@ import sys
 from typing import NoReturn, Sequence
 
 from dataigm import __version__
-from dataigm.errors import DataigmError, MissingExtraError, one_line
+from dataigm.errors import INTERRUPTED, DataigmError, MissingExtraError, one_line
 
 # Order here is the order in `dataigm --help`.
 COMMANDS = (
@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C anywhere (parsing, imports, a step, training: dataigm.detectors.train hands
+        # Lightning's interrupt back as a KeyboardInterrupt) ends the same way.
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "quiet", False):
@@ -97,9 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"dataigm: error: {where}{one_line(exc.strerror or exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("dataigm: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
     return int(result or 0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from dataigm.cli._args import add_config_args, printed_config
 
@@ -23,21 +24,34 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     from pathlib import Path
 
     from dataigm.config import resolve_config
     from dataigm.detectors.config import EvaluateConfig
-    from dataigm.errors import InputError
+    from dataigm.judge_folder import JudgeFolder
 
     cfg = resolve_config(EvaluateConfig, {}, "dataigm evaluate", sets=args.sets, overrides={
         "concept": args.concept, "rethreshold": args.rethreshold or None, "rule": args.rule,
         "target_fpr": args.target_fpr, "device": args.device})
     if printed_config(args, cfg):
         return 0
+    # A local judge is locked while it is read and its eval/ written: a train or publish on the
+    # same folder is refused meanwhile (and this is refused while they run).
+    local = Path(args.judge).is_dir()
+    with JudgeFolder(args.judge).lock() if local else contextlib.nullcontext():
+        return _evaluate(args, cfg, local)
+
+
+def _evaluate(args: argparse.Namespace, cfg: Any, local: bool) -> int:
+    from pathlib import Path
+
     from dataigm.detectors.data import JudgeDataModule
     from dataigm.detectors.evaluate import evaluate, format_report
     from dataigm.detectors.judge import TrainedJudge
     from dataigm.devices import resolve_device
+    from dataigm.errors import InputError
+    from dataigm.judge_folder import JudgeFolder
 
     device = resolve_device(cfg.device)
     judge = TrainedJudge.from_pretrained(args.judge, device=device)
@@ -50,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     dm = JudgeDataModule(args.data, concept, data_config)
     if dm.label_names != judge.label_names:
         raise InputError(f"{args.data}: concept {concept!r} labels {dm.label_names} differ from the judge's {judge.label_names}")
-    out = Path(args.out) if args.out else (Path(args.judge) / "eval" if Path(args.judge).is_dir() else Path("eval"))
+    out = Path(args.out) if args.out else (JudgeFolder(args.judge).eval_dir if local else Path("eval"))
     report = evaluate(judge.network, dm, cfg.rule, cfg.target_fpr, out_dir=out, batch_size=cfg.batch_size,
                       device=device,
                       threshold=None if cfg.rethreshold or len(judge.label_names) != 2 else judge.threshold)

@@ -20,7 +20,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     ds.add_argument("--configs", default=None,
                     help="comma-separated configs to publish; the remote's other configs are kept")
     judge = kinds.add_parser("judge", help="an exported judge folder -> a Hub model repo")
-    judge.add_argument("folder", metavar="JUDGE", help="exported judge folder (model.safetensors, config.json, README.md)")
+    judge.add_argument("folder", metavar="JUDGE", help="finished judge folder (model.safetensors, config.json, "
+                       "README.md, metrics, plots and the dataigm_judge.json marker: only these are uploaded)")
+    judge.add_argument("--with-training-logs", action="store_true",
+                       help="also upload training/ (Lightning CSV logs and train_config.json, local paths removed)")
     for q in (ds, judge):
         q.add_argument("--repo-id", required=True, help="ORG/NAME on the Hub")
         q.add_argument("--private", action="store_true", help="create (or make) the repo private")
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         configs = args.configs.split(",") if args.configs is not None else None
         result = publish_dataset(args.folder, args.repo_id, configs=configs, **common)
     else:
-        result = publish_judge(args.folder, args.repo_id, **common)
+        result = publish_judge(args.folder, args.repo_id, training_logs=args.with_training_logs, **common)
     if result.dry_run:
         assert result.plan is not None
         print(result.plan.describe())

@@ -11,7 +11,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = sub.add_parser("train", help="train a concept judge (Lightning + timm) and export it")
     p.add_argument("--data", help="exported dataset folder or hub id (same as --set dataset=...)")
     p.add_argument("--concept", help="dataset config name, e.g. object_church")
-    p.add_argument("--out", help="judge folder to write")
+    p.add_argument("--out", help="judge folder to write (written whole: an interrupted run leaves the old judge)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the dataigm judge already in --out (same as --set overwrite=true)")
     p.add_argument("--preset", default="demo", help="demo | paper | path to a judge preset YAML (default demo)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--max-epochs", type=int, default=None, help="same as --set optim.max_epochs=N")
@@ -27,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_train_config(args.preset, sets=args.sets, **{
         "dataset": args.data, "concept": args.concept, "out": args.out, "seed": args.seed,
+        "overwrite": True if args.overwrite else None,
         "cache_dir": args.cache_dir, "optim.max_epochs": args.max_epochs,
         "trainer.devices": args.devices, "trainer.strategy": args.strategy})
     if printed_config(args, cfg):

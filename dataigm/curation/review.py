@@ -33,7 +33,7 @@ class Override:
 def read_overrides(path: str | Path) -> list[Override]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheets save CSV with a byte-order mark
     except FileNotFoundError:
         raise InputError(f"{path}: review file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

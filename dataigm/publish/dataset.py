@@ -18,12 +18,14 @@ from typing import Sequence
 from dataigm.errors import InputError
 from dataigm.publish.cards import (config_entries, data_file_patterns, local_files, matching,
                                    merge_per_config, read_card, with_header, single_default, wants_gate)
-from dataigm.publish.hub import RemoteState, RetryPolicy, Session, execute, resolve_token
+from dataigm.publish.hub import (RemoteState, RetryPolicy, Session, check_revision, execute,
+                                 holding_folder_lock, resolve_token)
 from dataigm.publish.plan import PlannedFile, PublishPlan, PublishResult
 
 _CONTACT_SHEETS = "contact_sheets/"
 
 
+@holding_folder_lock
 def publish_dataset(
     dataset_dir: str | Path,
     repo_id: str,
@@ -51,6 +53,7 @@ def publish_dataset(
     if not readme_path.is_file():
         raise InputError(f"{readme_path}: missing (an exported dataset folder has a README.md card)")
     _check_repo_id(repo_id)
+    check_revision(revision)
     local_text = readme_path.read_text(encoding="utf-8")
     local_header, _ = read_card(local_text, str(readme_path))
     local_configs = config_entries(local_header, str(readme_path))

@@ -10,7 +10,9 @@ or not at all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,8 +22,9 @@ from typing import Any, Callable, Iterator, TypeVar
 from tqdm.auto import tqdm
 
 from dataigm import __version__
-from dataigm.errors import DataigmError
-from dataigm.publish.plan import PublishPlan, PublishResult
+from dataigm.errors import DataigmError, InputError
+from dataigm.io import folder_lock
+from dataigm.publish.plan import PlannedFile, PublishPlan, PublishResult
 
 T = TypeVar("T")
 
@@ -56,7 +59,7 @@ class RemoteState:
 
     exists: bool
     sha: str | None
-    files: dict[str, str]  # path -> blob oid
+    files: dict[str, str]  # path -> content id: git blob oid, or the sha256 of an LFS file
     private: bool
     gated: bool
     readme: str | None  # README.md text, when asked for and present
@@ -72,10 +75,43 @@ def resolve_token(token: str | None, required: bool) -> str | None:
     return token
 
 
-def git_blob_oid(path: Path | None, data: bytes | None) -> str:
-    """The id the Hub gives a file (git blob sha1), to compare local files with remote ones."""
-    content = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+def content_ids(f: PlannedFile) -> set[str]:
+    """The ids the Hub may report for this file's content: its git blob sha1 when stored in git,
+    its sha256 when stored through LFS (the Hub decides which; RemoteState records either)."""
+    content = f.data if f.data is not None else Path(f.local_path).read_bytes()  # type: ignore[arg-type]
+    return {hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest(), hashlib.sha256(content).hexdigest()}
+
+
+# git check-ref-format, which the Hub applies to branch names: no control characters, spaces or
+# ~^:?*[\ anywhere, no '..' or '@{', no component starting with '.' or ending with '.lock'.
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def check_revision(revision: str | None) -> None:
+    """A publish --revision must be a branch name git accepts; refused in one line otherwise."""
+    if revision is None:
+        return
+    parts = revision.split("/")
+    bad = (not revision or _BAD_REF_CHARS.search(revision) or ".." in revision or "@{" in revision
+           or revision == "@" or revision.endswith(".") or any(not p or p.startswith(".") or p.endswith(".lock")
+                                                               for p in parts))
+    if bad:
+        raise InputError(f"--revision: {revision!r} is not a valid branch name (no '..', spaces, control "
+                         "characters, ~^:?*[\\ or empty path components)")
+
+
+def holding_folder_lock(publish: Callable[..., T]) -> Callable[..., T]:
+    """Run a publish while holding the lock of the folder it reads (its first argument), so
+    an export or training cannot replace the folder half-way through the upload."""
+
+    @functools.wraps(publish)
+    def locked(folder: str | Path, *args: Any, **kwargs: Any) -> T:
+        if not Path(folder).is_dir():
+            return publish(folder, *args, **kwargs)  # reports the missing folder itself
+        with folder_lock(Path(folder)):
+            return publish(folder, *args, **kwargs)
+
+    return locked
 
 
 @contextlib.contextmanager
@@ -227,7 +263,8 @@ class Session:
                 raise
         tree = self.call("listing files", lambda: list(self.api.list_repo_tree(
             self.repo_id, repo_type=self.repo_type, revision=meta.sha, recursive=True)))
-        files = {e.path: e.blob_id for e in tree if isinstance(e, RepoFile)}
+        # An LFS file's blob_id is the id of its pointer; its content is named by the LFS sha256.
+        files = {e.path: (e.lfs.sha256 if e.lfs else e.blob_id) for e in tree if isinstance(e, RepoFile)}
         readme = None
         if want_readme and "README.md" in files:
             with tempfile.TemporaryDirectory(prefix="dataigm-readme-") as tmp:
@@ -297,7 +334,7 @@ class Session:
     def _already_applied(self, plan: PublishPlan) -> str | None:
         remote = self.read_remote(plan.revision, want_readme=False, allow_missing=False)
         for f in plan.uploads:
-            if remote.files.get(f.path_in_repo) != git_blob_oid(f.local_path, f.data):
+            if remote.files.get(f.path_in_repo) not in content_ids(f):
                 return None
         if any(p in remote.files for p in plan.deletions):
             return None

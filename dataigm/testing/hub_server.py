@@ -7,17 +7,32 @@ HfFileSystem), `datasets` (load_dataset, streaming) and `timm` (`hf-hub:` models
     POST /api/repos/create                 DELETE /api/repos/delete
     POST /api/validate-yaml
     GET  /api/{models|datasets|spaces}/{ns}/{name}[/revision/{rev}]
-    POST /api/{type}s/{ns}/{name}/preupload/{rev}       (every file "regular": inline base64)
-    POST /api/{type}s/{ns}/{name}/commit/{rev}          (NDJSON; atomic; new sha per commit)
+    POST /api/{type}s/{ns}/{name}/preupload/{rev}       ("lfs" or "regular", as the Hub decides)
+    POST /[datasets/|spaces/]{ns}/{name}.git/info/lfs/objects/batch    (LFS batch API, basic transfer)
+    PUT  /__lfs/upload/{grant}                          (the upload href a batch answer hands out)
+    POST /[datasets/|spaces/]{ns}/{name}.git/info/lfs/objects/verify   (the verify href)
+    POST /api/{type}s/{ns}/{name}/commit/{rev}          (NDJSON: file, lfsFile, deleted*; atomic)
     GET  /api/{type}s/{ns}/{name}/tree/{rev}[/{path}]   (recursive, cursor pagination via Link)
     POST /api/{type}s/{ns}/{name}/paths-info/{rev}
     GET  /api/{type}s/{ns}/{name}/refs
     POST /api/{type}s/{ns}/{name}/branch/{branch}       DELETE likewise
     PUT  /api/{type}s/{ns}/{name}/settings              (gated, private/visibility)
-    HEAD|GET /[datasets/|spaces/]{ns}/{name}/resolve/{rev}/{path}   (Range, X-Repo-Commit, ETag)
+    HEAD|GET /[datasets/|spaces/]{ns}/{name}/resolve/{rev}/{path}   (Range, X-Repo-Commit, ETag;
+                                                        LFS files: 302 to /__lfs/objects/{sha256})
+    HEAD|GET /__lfs/objects/{sha256}                    (the "CDN", at `cdn_url`: LFS contents, Range)
+
+Large files go the way the real Hub sends them (with HF_HUB_DISABLE_XET=1, as the tests run):
+`preupload` answers "lfs" for a path the repo's .gitattributes marks `filter=lfs`, for binary
+content (a NUL byte or bytes that are not UTF-8 in the 512-byte sample the client sends) and for
+files of 10 MB and more; the client then asks the LFS batch endpoint for upload actions, PUTs the
+bytes to the upload href, calls the verify href, and commits an `lfsFile` line (sha256 + size).
+Tree and info listings report such files like the Hub: `oid`/`blobId` of the LFS pointer file
+plus an `lfs` block; `resolve` redirects to the object's download URL with `X-Linked-Etag`
+(the sha256) and `X-Linked-Size`.
 
 Repositories live under a temporary folder: file contents as content-addressed blobs (named by
-their git blob sha1, the id the Hub reports as `oid`), commits and refs as JSON. Writes need a
+their git blob sha1, the id the Hub reports as `oid` for files stored in git), commits and refs
+as JSON. Writes need a
 bearer token from `tokens`; every request is recorded (headers minus Authorization) so a test
 can assert what the server saw; `FaultRule`s make the Nth matching request fail, answer slowly,
 or refuse a token.
@@ -30,9 +45,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fnmatch
 import hashlib
 import json
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -52,12 +69,51 @@ _SEG = r"[^/]+"
 _REPO = rf"(?P<ns>{_SEG})/(?P<name>{_SEG})"
 _API = rf"^/api/(?P<type>models|datasets|spaces)/{_REPO}"
 _YAML_BLOCK = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
-_GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+# Part of the .gitattributes the Hub writes into a new repo (the LFS patterns that matter here).
+_GITATTRIBUTES = b"".join(b"%s filter=lfs diff=lfs merge=lfs -text\n" % p for p in (
+    b"*.bin", b"*.ckpt", b"*.onnx", b"*.parquet", b"*.pt", b"*.pth", b"*.safetensors", b"*.tar", b"*.zip"))
+# The Hub stores files of this size and more through LFS whatever their content.
+LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_LFS_BATCH = rf"^/(?:(?P<pfx>datasets|spaces)/)?(?P<ns>{_SEG})/(?P<name>{_SEG})\.git/info/lfs/objects/"
 
 
 def git_blob_oid(data: bytes) -> str:
     """The git blob id of `data`: what the Hub reports as a file's `oid` / `blobId`."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The git LFS pointer file the Hub keeps in git for a file stored through LFS."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def looks_binary(sample: bytes) -> bool:
+    """The Hub's test on the first 512 bytes: a NUL byte, or bytes that are not UTF-8 (a
+    character cut by the 512-byte boundary does not count)."""
+    if b"\x00" in sample:
+        return True
+    for cut in range(4):
+        try:
+            sample[: len(sample) - cut].decode("utf-8")
+            return False
+        except UnicodeDecodeError:
+            continue
+    return True
+
+
+def _lfs_patterns(gitattributes: bytes) -> list[str]:
+    patterns = []
+    for line in gitattributes.decode("utf-8", "replace").splitlines():
+        parts = line.split()
+        if len(parts) > 1 and not parts[0].startswith("#") and "filter=lfs" in parts[1:]:
+            patterns.append(parts[0])
+    return patterns
+
+
+def _matches(path: str, pattern: str) -> bool:
+    # git: a pattern without a slash matches the file name at any depth
+    return fnmatch.fnmatchcase(path if "/" in pattern else path.rsplit("/", 1)[-1], pattern.lstrip("/"))
 
 
 def _now() -> str:
@@ -132,9 +188,10 @@ class RequestRecord:
 class _Commit:
     oid: str
     parent: str | None
-    files: dict[str, str]  # path -> blob oid
+    files: dict[str, str]  # path -> git blob oid of the content
     title: str
     date: str
+    lfs: dict[str, str] = field(default_factory=dict)  # path -> sha256, for files stored through LFS
 
 
 @dataclass
@@ -170,11 +227,15 @@ class LocalHubServer:
         root: str | Path | None = None,
         tokens: dict[str, TokenInfo] | None = None,
         tree_page_size: int = 1000,
+        lfs_verify: bool = True,
     ) -> None:
         self._own_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="dataigm-hub-"))
         self.tokens: dict[str, TokenInfo] = dict(tokens) if tokens is not None else {"hf_dataigm_test": TokenInfo()}
         self.tree_page_size = tree_page_size
+        self.lfs_verify = lfs_verify  # batch answers carry a verify action, which the client then calls
+        self._lfs_objects: dict[str, str] = {}  # sha256 -> git blob oid of the uploaded content
+        self._upload_grants: dict[str, tuple[str, int]] = {}  # upload href token -> (sha256, size)
         self.requests: list[RequestRecord] = []
         self.faults: list[FaultRule] = []
         self._repos: dict[tuple[str, str], _Repo] = {}
@@ -218,6 +279,12 @@ class LocalHubServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def cdn_url(self) -> str:
+        """Where LFS contents are served from: the same server under another origin, as the Hub's
+        CDN is another host (clients then keep the metadata of the redirect and send no token)."""
+        return f"http://localhost:{self.port}"
+
     def client_env(self, hf_home: str | Path) -> dict[str, str]:
         """Environment variables that point huggingface_hub/datasets/timm at this server."""
         return {
@@ -258,13 +325,24 @@ class LocalHubServer:
             repo = self._repos.get((repo_type, repo_id))
             return None if repo is None else repo.branches.get(revision)
 
+    def _head(self, repo_id: str, repo_type: str, revision: str) -> _Commit | None:
+        repo = self._repos.get((repo_type, repo_id))
+        if repo is None or revision not in repo.branches:
+            return None
+        return repo.commits[repo.branches[revision]]
+
     def repo_files(self, repo_id: str, repo_type: str = "model", revision: str = "main") -> dict[str, str]:
-        """path -> blob oid at the head of `revision` (empty when the repo does not exist)."""
+        """path -> git blob oid of the content at the head of `revision`, whether it is stored in
+        git or through LFS (empty when the repo does not exist)."""
         with self._lock:
-            repo = self._repos.get((repo_type, repo_id))
-            if repo is None or revision not in repo.branches:
-                return {}
-            return dict(repo.commits[repo.branches[revision]].files)
+            head = self._head(repo_id, repo_type, revision)
+            return {} if head is None else dict(head.files)
+
+    def repo_lfs_files(self, repo_id: str, repo_type: str = "model", revision: str = "main") -> dict[str, str]:
+        """path -> sha256 of the files at the head of `revision` that are stored through LFS."""
+        with self._lock:
+            head = self._head(repo_id, repo_type, revision)
+            return {} if head is None else dict(head.lfs)
 
     def read_file(self, repo_id: str, path: str, repo_type: str = "model", revision: str = "main") -> bytes:
         return self._blob(self.repo_files(repo_id, repo_type, revision)[path])
@@ -288,10 +366,11 @@ class LocalHubServer:
             tmp.replace(path)
         return oid
 
-    def _new_commit(self, repo: _Repo, parent: str | None, files: dict[str, str], title: str) -> _Commit:
+    def _new_commit(self, repo: _Repo, parent: str | None, files: dict[str, str], title: str,
+                    lfs: dict[str, str] | None = None) -> _Commit:
         self._commit_counter += 1
         seed = json.dumps([repo.type, repo.id, parent, sorted(files.items()), title, self._commit_counter, time.time()])
-        commit = _Commit(hashlib.sha1(seed.encode()).hexdigest(), parent, files, title, _now())
+        commit = _Commit(hashlib.sha1(seed.encode()).hexdigest(), parent, files, title, _now(), dict(lfs or {}))
         repo.commits[commit.oid] = commit
         return commit
 
@@ -346,11 +425,26 @@ class LocalHubServer:
         listing = sorted((p, o) for p, o in files.items() if p.startswith(prefix))
         return hashlib.sha1(json.dumps(listing).encode()).hexdigest()
 
-    def _entry(self, files: dict[str, str], path: str) -> dict[str, Any]:
-        if path in files:
-            oid = files[path]
-            return {"type": "file", "oid": oid, "size": (self.root / "blobs" / oid).stat().st_size, "path": path}
-        return {"type": "directory", "oid": self._tree_oid(files, path), "path": path}
+    def _size(self, oid: str) -> int:
+        return (self.root / "blobs" / oid).stat().st_size
+
+    def _entry(self, commit: _Commit, path: str) -> dict[str, Any]:
+        files = commit.files
+        if path not in files:
+            return {"type": "directory", "oid": self._tree_oid(files, path), "path": path}
+        oid, size = files[path], self._size(files[path])
+        if path not in commit.lfs:
+            return {"type": "file", "oid": oid, "size": size, "path": path}
+        pointer = lfs_pointer(commit.lfs[path], size)
+        return {"type": "file", "oid": git_blob_oid(pointer), "size": size, "path": path,
+                "lfs": {"oid": commit.lfs[path], "size": size, "pointerSize": len(pointer)}}
+
+    def _wants_lfs(self, files: dict[str, str], path: str, sample: bytes, size: int) -> bool:
+        """The Hub's choice for a file to upload (see the module docstring)."""
+        if size >= LFS_SIZE_THRESHOLD or looks_binary(sample):
+            return True
+        attributes = self._blob(files[".gitattributes"]) if ".gitattributes" in files else b""
+        return any(_matches(path, pattern) for pattern in _lfs_patterns(attributes))
 
     @staticmethod
     def _card_data(files: dict[str, str], blob: Any) -> dict[str, Any] | None:
@@ -490,6 +584,11 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", rf"{_API}/branch/(?P<branch>{_SEG})$", self._create_branch),
             ("DELETE", rf"{_API}/branch/(?P<branch>{_SEG})$", self._delete_branch),
             ("PUT", rf"{_API}/settings$", self._settings),
+            ("POST", _LFS_BATCH + "batch$", self._lfs_batch),
+            ("POST", _LFS_BATCH + "verify$", self._lfs_verify),
+            ("PUT", rf"^/__lfs/upload/(?P<grant>{_SEG})$", self._lfs_upload),
+            ("GET", r"^/__lfs/objects/(?P<sha>[0-9a-f]{64})$", self._lfs_download),
+            ("HEAD", r"^/__lfs/objects/(?P<sha>[0-9a-f]{64})$", self._lfs_download),
             ("GET", rf"^/(?:(?P<pfx>datasets|spaces)/)?{_REPO}/resolve/(?P<rev>{_SEG})/(?P<file>.+)$", self._resolve),
             ("HEAD", rf"^/(?:(?P<pfx>datasets|spaces)/)?{_REPO}/resolve/(?P<rev>{_SEG})/(?P<file>.+)$", self._resolve),
         ]
@@ -565,10 +664,14 @@ class _Handler(BaseHTTPRequestHandler):
         commit = hub._resolve_rev(repo, m["rev"] or "main")
         blobs = q.get("blobs", ["false"])[0].lower() in ("1", "true")
         siblings = []
-        for path, oid in sorted(commit.files.items()):
+        for path in sorted(commit.files):
             sib: dict[str, Any] = {"rfilename": path}
             if blobs:
-                sib.update(size=(hub.root / "blobs" / oid).stat().st_size, blobId=oid)
+                entry = hub._entry(commit, path)
+                sib.update(size=entry["size"], blobId=entry["oid"])
+                if "lfs" in entry:
+                    sib["lfs"] = {"sha256": entry["lfs"]["oid"], "size": entry["lfs"]["size"],
+                                  "pointerSize": entry["lfs"]["pointerSize"]}
             siblings.append(sib)
         data: dict[str, Any] = {
             "_id": hashlib.sha1(repo.id.encode()).hexdigest()[:24], "id": repo.id,
@@ -595,12 +698,23 @@ class _Handler(BaseHTTPRequestHandler):
         hub = self.hub
         repo = hub._repo(m["type"], m["ns"], m["name"], token)
         branch = self._writable_branch(repo, m["rev"])
-        files = repo.commits[repo.branches[branch]].files
+        head = repo.commits[repo.branches[branch]]
         payload = json.loads(body or b"{}")
-        # Every file "regular": the client then sends contents base64-inline in the commit, so
-        # this server never needs the LFS or Xet upload protocols.
-        self._json(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                                    "oid": files.get(f["path"])} for f in payload.get("files", [])]})
+        answers = []
+        for f in payload.get("files", []):
+            path, size = str(f.get("path", "")), f.get("size")
+            try:
+                sample = base64.b64decode(f.get("sample", ""), validate=True)
+            except ValueError:
+                raise HubError(400, f"preupload: sample of {path!r} is not base64") from None
+            if not isinstance(size, int) or size < 0:
+                raise HubError(400, f"preupload: size of {path!r} must be a whole number")
+            mode = "lfs" if hub._wants_lfs(head.files, path, sample, size) else "regular"
+            # The id the client compares with its own to skip unchanged files: the sha256 of an
+            # LFS file, the git blob oid of a regular one.
+            remote = head.lfs.get(path) or head.files.get(path)
+            answers.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": remote})
+        self._json(200, {"files": answers})
 
     def _commit(self, m: dict, q: dict, body: bytes, token: str | None) -> None:
         self._need_write(token)
@@ -619,7 +733,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise HubError(412, "A commit has happened since. Please refresh and try again.")
         # Build the new tree completely before touching any ref: a bad line rejects the whole
         # commit and the branch keeps pointing where it did (atomicity).
-        files = dict(head.files)
+        files, lfs = dict(head.files), dict(head.lfs)
         for line in lines[1:]:
             key, value = line.get("key"), line.get("value") or {}
             target = str(value.get("path", "")).strip("/")
@@ -629,21 +743,31 @@ class _Handler(BaseHTTPRequestHandler):
                 if value.get("encoding") != "base64":
                     raise HubError(400, f"unsupported encoding for {target}")
                 files[target] = hub._put_blob(base64.b64decode(value["content"]))
+                lfs.pop(target, None)
+            elif key == "lfsFile":
+                sha, size = str(value.get("oid", "")), value.get("size")
+                if value.get("algo", "sha256") != "sha256" or sha not in hub._lfs_objects:
+                    raise HubError(422, f"LFS object {sha} of {target} was never uploaded (use the LFS batch API)")
+                if size is not None and size != hub._size(hub._lfs_objects[sha]):
+                    raise HubError(422, f"LFS object {sha} of {target}: size {size} does not match the upload")
+                files[target], lfs[target] = hub._lfs_objects[sha], sha
             elif key == "deletedFile":
                 if target not in files:
                     raise HubError(404, f"A file with this name doesn't exist: {target}", "EntryNotFound")
                 del files[target]
+                lfs.pop(target, None)
             elif key == "deletedFolder":
                 doomed = [p for p in files if p.startswith(target + "/")]
                 if not doomed:
                     raise HubError(404, f"A folder with this name doesn't exist: {target}", "EntryNotFound")
                 for p in doomed:
                     del files[p]
-            elif key in ("lfsFile", "deletedEntry"):
-                raise HubError(400, f"'{key}' is not supported by the local hub server (it asks for regular uploads)")
+                    lfs.pop(p, None)
+            elif key == "deletedEntry":
+                raise HubError(400, f"'{key}' is not supported by the local hub server")
             else:
                 raise HubError(400, f"unknown commit line key {key!r}")
-        commit = hub._new_commit(repo, head.oid, files, str(header.get("summary", "")))
+        commit = hub._new_commit(repo, head.oid, files, str(header.get("summary", "")), lfs)
         repo.branches[branch] = commit.oid
         hub._save_state()
         self._json(200, {"success": True, "commitOid": commit.oid, "pullRequestUrl": None,
@@ -671,7 +795,7 @@ class _Handler(BaseHTTPRequestHandler):
             nxt = (f"{hub.url}/api/{m['type']}/{repo.id}/tree/{quote(unquote(m['rev']), safe='')}{sub}"
                    f"?recursive={str(recursive).lower()}&expand=false&cursor={cursor + hub.tree_page_size}")
             headers["Link"] = f'<{nxt}>; rel="next"'
-        self._json(200, [hub._entry(files, p) for p in page], headers)
+        self._json(200, [hub._entry(commit, p) for p in page], headers)
 
     def _paths_info(self, m: dict, q: dict, body: bytes, token: str | None) -> None:
         hub = self.hub
@@ -683,7 +807,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             wanted = parse_qs(body.decode("utf-8"), keep_blank_values=True).get("paths", [])
         dirs = hub._dirs_of(commit.files)
-        out = [hub._entry(commit.files, p.strip("/")) for p in wanted
+        out = [hub._entry(commit, p.strip("/")) for p in wanted
                if p.strip("/") in commit.files or p.strip("/") in dirs]
         self._json(200, out)
 
@@ -738,9 +862,20 @@ class _Handler(BaseHTTPRequestHandler):
         target = unquote(m["file"])
         if target not in commit.files:
             raise HubError(404, "Entry not found", "EntryNotFound")
-        oid = commit.files[target]
-        data = hub._blob(oid)
-        headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{oid}"', "Accept-Ranges": "bytes"}
+        entry = hub._entry(commit, target)
+        headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{entry["oid"]}"'}
+        if "lfs" in entry:
+            # Like the Hub: an LFS file is served from elsewhere (its CDN); the redirect carries
+            # the content's sha256 and size, which the clients use as etag and expected size.
+            sha = entry["lfs"]["oid"]
+            self._send(302, b"", {**headers, "Location": f"{hub.cdn_url}/__lfs/objects/{sha}",
+                                  "X-Linked-Etag": f'"{sha}"', "X-Linked-Size": str(entry["size"])})
+            return
+        self._serve(hub._blob(commit.files[target]), headers)
+
+    def _serve(self, data: bytes, headers: dict[str, str]) -> None:
+        """Answer with `data`, honouring a byte Range header (206 / 416)."""
+        headers = {**headers, "Accept-Ranges": "bytes"}
         status, size = 200, len(data)
         rng = self.headers.get("Range")
         if rng:
@@ -759,6 +894,66 @@ class _Handler(BaseHTTPRequestHandler):
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         self._send(status, data, headers, content_type="application/octet-stream")
+
+    # ------------------------------------------------------------------ LFS
+    def _lfs_batch(self, m: dict, q: dict, body: bytes, token: str | None) -> None:
+        """The LFS batch API (basic transfer): one upload href per object the server lacks."""
+        self._need_write(token)
+        hub = self.hub
+        hub._repo(m["pfx"] or "models", m["ns"], m["name"], token)
+        payload = json.loads(body or b"{}")
+        if payload.get("operation") != "upload":
+            raise HubError(400, "only the 'upload' operation is supported by the local hub server")
+        if "basic" not in (payload.get("transfers") or ["basic"]):
+            raise HubError(400, "the local hub server speaks the 'basic' LFS transfer only")
+        repo_path = f"{m['pfx'] + '/' if m['pfx'] else ''}{unquote(m['ns'])}/{unquote(m['name'])}"
+        objects = []
+        for obj in payload.get("objects", []):
+            sha, size = str(obj.get("oid", "")), obj.get("size")
+            answer: dict[str, Any] = {"oid": sha, "size": size if isinstance(size, int) else -1}
+            if not _SHA256.fullmatch(sha) or not isinstance(size, int) or size < 0:
+                answer["error"] = {"code": 422, "message": "oid must be a sha256 and size a whole number"}
+            elif sha in hub._lfs_objects:
+                answer["authenticated"] = True  # already stored: no actions, the client skips it
+            else:
+                grant = secrets.token_urlsafe(16)
+                hub._upload_grants[grant] = (sha, size)
+                actions: dict[str, Any] = {"upload": {"href": f"{hub.url}/__lfs/upload/{grant}", "header": {}}}
+                if hub.lfs_verify:
+                    actions["verify"] = {"href": f"{hub.url}/{repo_path}.git/info/lfs/objects/verify", "header": {}}
+                answer.update(authenticated=True, actions=actions)
+            objects.append(answer)
+        self._send(200, json.dumps({"transfer": "basic", "objects": objects}).encode(),
+                   content_type="application/vnd.git-lfs+json")
+
+    def _lfs_upload(self, m: dict, q: dict, body: bytes, token: str | None) -> None:
+        """PUT of one object's bytes to the href a batch answer handed out (no token needed:
+        the href is the credential, like the Hub's presigned storage URLs)."""
+        hub = self.hub
+        grant = hub._upload_grants.get(m["grant"])
+        if grant is None:
+            raise HubError(403, "upload URL unknown or already used")
+        sha, size = grant
+        if len(body) != size or hashlib.sha256(body).hexdigest() != sha:
+            raise HubError(400, f"uploaded bytes do not match oid {sha} / size {size}")
+        del hub._upload_grants[m["grant"]]
+        hub._lfs_objects[sha] = hub._put_blob(body)
+        self._send(200, b"", content_type="text/plain")
+
+    def _lfs_verify(self, m: dict, q: dict, body: bytes, token: str | None) -> None:
+        self._need_write(token)
+        payload = json.loads(body or b"{}")
+        sha, size = str(payload.get("oid", "")), payload.get("size")
+        stored = self.hub._lfs_objects.get(sha)
+        if stored is None or self.hub._size(stored) != size:
+            raise HubError(404, f"LFS object {sha} (size {size}) not found")
+        self._json(200, {"message": "verified"})
+
+    def _lfs_download(self, m: dict, q: dict, body: bytes, token: str | None) -> None:
+        stored = self.hub._lfs_objects.get(m["sha"])
+        if stored is None:
+            raise HubError(404, "LFS object not found")
+        self._serve(self.hub._blob(stored), {"ETag": f'"{m["sha"]}"'})
 
 
 @contextlib.contextmanager
