@@ -27,7 +27,7 @@ def run(quick: bool = False) -> list[dict]:
         ds = build_dataset(Path(tmp) / "ds", n_per_split={"train": 60, "validation": 20, "test": 20})
         train(load_train_config("demo", dataset=str(ds), concept="object_square", out=f"{tmp}/judge",
                                 cache_dir=f"{tmp}/cache", optim={"max_epochs": 2},
-                                trainer={"accelerator": "cpu", "progress_bar": False}))
+                                trainer={"device": "cpu", "progress_bar": False}))
         folder = write_image_folder(Path(tmp) / "outputs", {"a": (n // 4, n // 4), "b": (n // 4, n // 4)}, size=64)
         judge = Judge.from_pretrained(f"{tmp}/judge")
         score_folder(judge, folder, batch_size=32)  # warm-up

@@ -40,7 +40,7 @@ def run(quick: bool = False) -> list[dict]:
                            "image_size": size},
                     loader={"batch_size": 64}, optim={"lr": 0.01, "max_epochs": epochs, "patience": epochs + 1,
                                                       "monitor": "val_auroc"},
-                    trainer={"accelerator": "cpu", "progress_bar": False})
+                    trainer={"device": "cpu", "progress_bar": False})
         # One inference pass of the backbone (the floor) over the same images the cache encodes:
         # train, plus validation and test, which any judge must also encode to be evaluated.
         net = build_network(backbone, "linear", 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from dataigm.config import read_yaml, resolve_config
-from dataigm.devices import check_device
+from dataigm.devices import Precision, check_device
 from dataigm.resources import resolve_named_file
 
 
@@ -25,6 +25,9 @@ class ModelConfig:
     drop_rate: float = 0.3  # IGMU head dropout
     image_size: int | None = None  # overrides the backbone's input size (flexible-size backbones)
     cache_features: bool = True  # frozen + no augmentation: encode once (False re-encodes every epoch)
+    # Autocast for the frozen encode: auto = bfloat16 (float16 where unsupported) on a GPU,
+    # float32 on the CPU. Recorded in the feature-cache key.
+    encode_precision: Precision = "auto"
     backbone_args: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -42,14 +45,16 @@ class ModelConfig:
 @dataclass
 class LoaderConfig:
     batch_size: int = 32
-    num_workers: int = 0
+    # Decode workers; None sizes them to keep the device fed (dataigm.devices.default_workers:
+    # the node's cores on a GPU, none on the CPU).
+    num_workers: int | None = None
     augment: bool = False  # random resized crop + flip on train images (disables the feature cache)
     balance: Literal["loss", "sampler", "none"] = "loss"
 
     def validate(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size: must be positive, got {self.batch_size}")
-        if self.num_workers < 0:
+        if self.num_workers is not None and self.num_workers < 0:
             raise ValueError(f"num_workers: must be >= 0, got {self.num_workers}")
 
 
@@ -81,12 +86,17 @@ class ThresholdConfig:
 
 @dataclass
 class TrainerConfig:
-    accelerator: str = "auto"
-    devices: int = 1
+    device: str = "auto"    # auto | cpu | cuda | cuda:N; encoding and evaluation run there too
+    devices: int = 1        # how many (with strategy ddp)
     strategy: str = "auto"  # "ddp" runs the same code on several devices
     precision: str = "32-true"
     deterministic: bool = True
     progress_bar: bool = True
+
+    def validate(self) -> None:
+        check_device(self.device)
+        if self.devices < 1:
+            raise ValueError(f"devices: must be >= 1, got {self.devices}")
 
 
 @dataclass

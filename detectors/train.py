@@ -30,6 +30,7 @@ from pytorch_lightning.loggers import CSVLogger
 from safetensors.torch import load_file
 
 from dataigm.config import to_dict
+from dataigm.devices import default_workers, resolve_device
 from dataigm.errors import ConfigError
 from dataigm.io import atomic_write_json
 from dataigm.judge_folder import TRAINING, JudgeFolder
@@ -82,6 +83,16 @@ def _ctrl_c_passes_lightning() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def lightning_devices(device: str, count: int) -> tuple[str, Any]:
+    """Lightning's (accelerator, devices) for `--device` (CUDA asked for and absent is an error)."""
+    resolved = resolve_device(device)
+    if resolved == "cpu":
+        return "cpu", count
+    if device in ("auto", "cuda"):
+        return "cuda", count
+    return "cuda", [int(resolved.split(":")[1])]  # cuda:N: that one GPU
+
+
 def _is_main_process() -> bool:
     """Rank 0 of a multi-process run (torchrun / Lightning's launcher set RANK or LOCAL_RANK in
     the other processes), or a plain single process."""
@@ -130,29 +141,14 @@ def _train_into(cfg: TrainConfig, out: Path) -> TrainResult:
     network = build_network(m.backbone, m.head, num_outputs, pretrained=m.pretrained, drop_rate=m.drop_rate,
                             backbone_args=m.backbone_args)
     data_config = resolve_data_config(network, m.image_size)
-    dm = JudgeDataModule(cfg.dataset, cfg.concept, data_config, cfg.loader.batch_size, cfg.loader.num_workers,
-                         cfg.loader.augment, cfg.loader.balance, cfg.dataset_revision, cfg.seed)
-    dm.ds = probe.ds  # already loaded
-    timings["setup_s"] = time.perf_counter() - t0
-
-    features = None
-    hit = None
-    if cfg.cached_features:
-        t = time.perf_counter()
-        features, hit = cached_features(network, dm, m.backbone, cfg.cache_dir)
-        dm.features = features
-        timings["encode_s"] = time.perf_counter() - t
-
-    weights = class_weights(dm.class_counts()) if cfg.loader.balance == "loss" else None
-    module = JudgeModule(network, len(label_names), cfg.optim.lr, cfg.optim.weight_decay, weights,
-                         on_features=features is not None, freeze_backbone=m.freeze_backbone)
+    tc = cfg.trainer
+    accelerator, devices = lightning_devices(tc.device, tc.devices)
     mode = "min" if cfg.optim.monitor == "val_loss" else "max"
     ckpt = SafetensorsCheckpoint(work / "best.safetensors", cfg.optim.monitor, mode)
-    tc = cfg.trainer
     trainer = pl.Trainer(
         max_epochs=cfg.optim.max_epochs,
-        accelerator=tc.accelerator,
-        devices=tc.devices,
+        accelerator=accelerator,
+        devices=devices,
         strategy=tc.strategy,
         precision=tc.precision,
         deterministic=tc.deterministic,
@@ -164,6 +160,27 @@ def _train_into(cfg: TrainConfig, out: Path) -> TrainResult:
         log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
+    # Encoding, training and evaluation all use the trainer's device.
+    device = str(trainer.strategy.root_device)
+    workers = cfg.loader.num_workers if cfg.loader.num_workers is not None else default_workers(device)
+    dm = JudgeDataModule(cfg.dataset, cfg.concept, data_config, cfg.loader.batch_size, workers,
+                         cfg.loader.augment, cfg.loader.balance, cfg.dataset_revision, cfg.seed)
+    dm.ds = probe.ds  # already loaded
+    timings["setup_s"] = time.perf_counter() - t0
+
+    features = None
+    hit = None
+    if cfg.cached_features:
+        t = time.perf_counter()
+        features, hit = cached_features(network, dm, m.backbone, cfg.cache_dir, device,
+                                        batch_size=max(cfg.loader.batch_size, 64), precision=m.encode_precision,
+                                        num_workers=workers, progress=tc.progress_bar)
+        dm.features = features
+        timings["encode_s"] = time.perf_counter() - t
+
+    weights = class_weights(dm.class_counts()) if cfg.loader.balance == "loss" else None
+    module = JudgeModule(network, len(label_names), cfg.optim.lr, cfg.optim.weight_decay, weights,
+                         on_features=features is not None, freeze_backbone=m.freeze_backbone)
     t = time.perf_counter()
     with _ctrl_c_passes_lightning():
         trainer.fit(module, datamodule=dm)
@@ -176,10 +193,11 @@ def _train_into(cfg: TrainConfig, out: Path) -> TrainResult:
     report: dict[str, Any] = {}
     if trainer.is_global_zero:
         t = time.perf_counter()
-        network.cpu()
         require_finite_weights(network)
         report = evaluate(network, dm, cfg.threshold.rule, cfg.threshold.target_fpr, cfg.threshold.value,
-                          features=features, out_dir=out, batch_size=max(cfg.loader.batch_size, 64))
+                          features=features, out_dir=out, batch_size=max(cfg.loader.batch_size, 64),
+                          device=device)
+        network.cpu()  # exported from the CPU
         report["best_epoch"] = ckpt.best_epoch
         export_judge(network, out, head=m.head, backbone=m.backbone, backbone_pretrained=m.pretrained,
                      frozen=m.freeze_backbone, label_names=label_names, data_config=data_config, report=report)

@@ -217,7 +217,7 @@ def igmu_judge() -> tuple[Path, object]:
                                 model={"backbone": "test_resnet", "head": "igmu", "freeze_backbone": True,
                                        "image_size": 64},
                                 optim={"lr": 0.001, "max_epochs": 8, "patience": 8, "monitor": "val_auroc"},
-                                trainer={"accelerator": "cpu", "progress_bar": False})
+                                trainer={"device": "cpu", "progress_bar": False})
         result = train(cfg)
         _CACHE["igmu"] = result.out
         _CACHE["igmu_result"] = result  # type: ignore[assignment]

@@ -53,7 +53,7 @@ def test_frozen_igmu_judge_trains_on_cached_features_and_reuses_the_cache() -> N
                             out=str(out.parent / "judge-igmu-2"), cache_dir=str(out.parent / "cache"),
                             model={"head": "igmu", "freeze_backbone": True, "image_size": 64},
                             optim={"lr": 0.001, "max_epochs": 1, "monitor": "val_auroc"},
-                            trainer={"accelerator": "cpu", "progress_bar": False})
+                            trainer={"device": "cpu", "progress_bar": False})
     again = train(cfg)
     assert result.cache_hit is False and again.cache_hit is True
     cache_files = list((out.parent / "cache").glob("*.safetensors"))
@@ -66,7 +66,7 @@ def test_multiclass_judge_trains_like_binary(tmp_path) -> None:
     cfg = load_train_config("demo", dataset=str(ds), concept="object_multi", out=str(tmp_path / "j"),
                             optim={"lr": 0.003, "max_epochs": 15, "patience": 6, "monitor": "val_loss"},
                             model={"freeze_backbone": False, "image_size": 64},
-                            trainer={"accelerator": "cpu", "progress_bar": False})
+                            trainer={"device": "cpu", "progress_bar": False})
     result = train(cfg)
     test = result.report["test"]
     assert test["accuracy"] >= 0.9 and len(test["confusion_matrix"]) == 3
@@ -82,7 +82,7 @@ def test_sampler_balancing_and_target_fpr_threshold(tmp_path) -> None:
                             loader={"balance": "sampler", "batch_size": 16},
                             optim={"lr": 0.003, "max_epochs": 6, "patience": 6, "monitor": "val_loss"},
                             threshold={"rule": "target_fpr", "target_fpr": 0.1},
-                            trainer={"accelerator": "cpu", "progress_bar": False})
+                            trainer={"device": "cpu", "progress_bar": False})
     report = train(cfg).report
     assert report["threshold_rule"] == "target_fpr"
     # the chosen threshold keeps the validation false-positive rate at or under the target

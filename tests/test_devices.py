@@ -34,12 +34,12 @@ def test_resolve_device() -> None:
 
 
 @pytest.mark.skipif(not NO_CUDA, reason="checks the one-line refusal on a machine without CUDA")
-@pytest.mark.parametrize("command", ["judge", "evaluate", "curate", "generate", "generate-bad-device-name"])
+@pytest.mark.parametrize("command", ["judge", "evaluate", "train", "curate", "generate", "generate-bad-device-name"])
 def test_device_cuda_without_cuda_is_one_line_on_every_command(cli, capsys, tmp_path: Path, command: str) -> None:
     judge = str(demo_judge())
     images = write_image_folder(tmp_path / "imgs", {"m": (1, 1)}) if command == "judge" else None
     data = build_dataset(tmp_path / "ds", n_per_split={"train": 8, "validation": 4, "test": 4}) \
-        if command == "evaluate" else None
+        if command in ("evaluate", "train") else None
     run = tmp_path / "run"
     if command == "curate":
         assert cli("generate", "--out", run, "--concepts", "nudity", "--limit", "4", "--quiet")[0] == 0
@@ -47,6 +47,7 @@ def test_device_cuda_without_cuda_is_one_line_on_every_command(cli, capsys, tmp_
     args = {
         "judge": ("judge", "--judge", judge, "--images", images, "--device", "cuda"),
         "evaluate": ("evaluate", "--judge", judge, "--data", data, "--device", "cuda:0"),
+        "train": ("train", "--data", data, "--concept", "object_square", "--out", tmp_path / "J", "--device", "cuda"),
         "curate": ("curate", run, "--quiet", "--set", "judge_agreement.enabled=true",
                    "--set", f"judge_agreement.concepts.nudity.judge={judge}",
                    "--set", "judge_agreement.concepts.nudity.device=cuda"),
@@ -104,7 +105,9 @@ SPLIT_SCRIPT = textwrap.dedent('''
     from dataigm.detectors.features import cached_features
     net, dm = _module({ds!r})
     feats, hit = cached_features(net, dm, "test_vit", {cache!r}, "cpu", batch_size=4, progress=False)
-    print("RESULT", torch.distributed.get_rank(), hit, feats["train"][0].shape[0], flush=True)
+    rank = torch.distributed.get_rank()
+    with open({out!r} + f"/rank{{rank}}.txt", "w") as fh:  # one file per rank: stdout interleaves
+        fh.write(f"{{rank}} {{hit}} {{feats['train'][0].shape[0]}}")
 ''')
 
 
@@ -116,12 +119,13 @@ def test_encoding_splits_across_processes_and_matches_one_process(encode_data, t
 
     root, ds = encode_data
     script = tmp_path / "encode.py"
-    script.write_text(SPLIT_SCRIPT.format(tests=str(Path(__file__).parent), ds=str(ds), cache=str(tmp_path / "c2")))
+    script.write_text(SPLIT_SCRIPT.format(tests=str(Path(__file__).parent), ds=str(ds), cache=str(tmp_path / "c2"),
+                                          out=str(tmp_path)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            str(script)], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = sorted(line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("RESULT"))
+    results = sorted((tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1))
     assert results == [["0", "False", "30"], ["1", "False", "30"]]  # both ranks got every row, in order
     files = list((tmp_path / "c2").glob("*.safetensors"))
     assert len(files) == 1  # rank 0 wrote the one cache file
@@ -180,3 +184,44 @@ def test_background_writer_keeps_order_bounds_the_queue_and_raises() -> None:
     with pytest.raises(OSError, match="No space left"):
         with BackgroundWriter(threads=2) as bg:
             bg.submit(fail).result()
+
+
+def test_training_encodes_and_evaluates_on_the_trainers_device(encode_data, tmp_path: Path, monkeypatch) -> None:
+    import dataigm.detectors.train as train_mod
+    from dataigm.detectors.config import load_train_config
+
+    _, ds = encode_data
+    seen: dict[str, str] = {}
+    real_encode, real_evaluate = train_mod.cached_features, train_mod.evaluate
+
+    def encode_spy(*args, **kwargs):  # noqa: ANN002, ANN003
+        seen["encode"] = str(args[4])
+        return real_encode(*args, **kwargs)
+
+    def evaluate_spy(*args, **kwargs):  # noqa: ANN002, ANN003
+        seen["evaluate"] = str(kwargs["device"])
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "cached_features", encode_spy)
+    monkeypatch.setattr(train_mod, "evaluate", evaluate_spy)
+    cfg = load_train_config("demo", dataset=str(ds), concept="object_square", out=str(tmp_path / "J"),
+                            cache_dir=str(tmp_path / "cache"), model={"freeze_backbone": True, "backbone": "test_vit"},
+                            optim={"max_epochs": 1}, trainer={"device": "auto", "progress_bar": False})
+    result = train_mod.train(cfg)
+    expected = "cuda:0" if not NO_CUDA else "cpu"  # auto: the trainer's root device
+    assert seen == {"encode": expected, "evaluate": expected} and result.report["test"]["n"] == 10
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_its_code_paths_on_the_cpu(tmp_path: Path) -> None:
+    """`python -m benchmarks gpu` has no GPU in CI: its code still runs here with tiny shapes, so
+    it cannot rot between GPU sessions (the numbers mean nothing)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.bench_gpu import run
+
+    records = {r["name"]: r for r in run(quick=True, device="cpu", tiny=True)}
+    for name in ("gpu/batched_over_per_call@4", "gpu/dataigm_generate_over_raw", "gpu/encode_over_decode_floor",
+                 "gpu/reencode_over_cached", "gpu/judge_scoring_gpu_over_cpu"):
+        assert records[name]["ratio"] > 0, name
+    assert records["gpu/dataigm_generate_over_raw"]["images"] == 8
+    assert records["gpu/encode_bfloat16_images_per_s"]["images_per_s"] > 0

@@ -36,7 +36,7 @@ model: {backbone: test_resnet, pretrained: false, head: linear, freeze_backbone:
 loader: {batch_size: 32, num_workers: 0, augment: false, balance: loss}
 optim: {lr: 0.003, weight_decay: 0.0001, max_epochs: 2, patience: 6, monitor: val_loss}
 threshold: {rule: max_f1}
-trainer: {accelerator: cpu, devices: 1, strategy: auto, precision: 32-true, deterministic: true,
+trainer: {device: cpu, devices: 1, strategy: auto, precision: 32-true, deterministic: true,
           progress_bar: false}
 """
 TOKEN = "hf_reliability_0123456789"

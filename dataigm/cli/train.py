@@ -17,6 +17,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--preset", default="demo", help="demo | paper | path to a judge preset YAML (default demo)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--max-epochs", type=int, default=None, help="same as --set optim.max_epochs=N")
+    p.add_argument("--device", default=None,
+                   help="auto (the GPU when there is one), cpu, cuda or cuda:N; encoding and evaluation run there too")
     p.add_argument("--devices", type=int, default=None, help="number of devices (with --strategy ddp)")
     p.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp")
     p.add_argument("--cache-dir", default=None, help="frozen-feature cache (default ~/.cache/dataigm/features)")
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         "dataset": args.data, "concept": args.concept, "out": args.out, "seed": args.seed,
         "overwrite": True if args.overwrite else None,
         "cache_dir": args.cache_dir, "optim.max_epochs": args.max_epochs,
-        "trainer.devices": args.devices, "trainer.strategy": args.strategy})
+        "trainer.device": args.device, "trainer.devices": args.devices, "trainer.strategy": args.strategy})
     if printed_config(args, cfg):
         return 0
     from dataigm.detectors.evaluate import format_report
