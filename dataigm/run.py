@@ -86,6 +86,69 @@ class Run:
     def scores_dir(self, concept: str, judge: str) -> Path:
         return self.root / "scores" / concept / judge
 
+    # The evaluation: `dataigm sample` writes one method per folder under a sample root (each
+    # method folder is a Run of its own), `dataigm scorecard` writes a scorecard folder.
+    @property
+    def sampled_dir(self) -> Path:
+        """Where the demo samples its (simulated) methods: one method folder each."""
+        return self.root / "sampled"
+
+    @property
+    def scorecard_dir(self) -> Path:
+        return self.root / "scorecard"
+
+    @property
+    def synonym_prompts_path(self) -> Path:
+        """The demo's synonym prompt set (a prompt file `sample` reads)."""
+        return self.root / "synonym_prompts.jsonl"
+
+    def method_dir(self, method: str) -> Path:
+        """A method's folder inside a sample root (this run being the root)."""
+        return self.root / method
+
+    def sampled_image(self, prompt_set: str, prompt_id: str, image_index: int) -> str:
+        """A sampled image inside a method folder: <prompt_set>/<prompt_id>_<k>.png, so the same
+        name in two method folders is the same prompt and seed."""
+        return f"{prompt_set}/{prompt_id}_{image_index}.png"
+
+    def sampled_images_dir(self, prompt_set: str) -> Path:
+        return self.root / prompt_set
+
+    @property
+    def sample_marker(self) -> Path:
+        """Written last by `dataigm sample`: the method folder is complete."""
+        return self.root / "sample.done"
+
+    # Inside a scorecard folder.
+    @property
+    def scorecard_table(self) -> Path:
+        return self.root / "scorecard.parquet"
+
+    @property
+    def scorecard_json(self) -> Path:
+        return self.root / "scorecard.json"
+
+    @property
+    def scorecard_html(self) -> Path:
+        return self.root / "scorecard.html"
+
+    @property
+    def scorecard_marker(self) -> Path:
+        return self.root / "scorecard.done"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        """Models the demo builds locally (random-init, nothing downloaded)."""
+        return self.root / "models"
+
     def relative(self, path: Path) -> str:
         """A path inside the run as the manifest records it (POSIX, relative to the run)."""
         return path.relative_to(self.root).as_posix()
@@ -111,6 +174,15 @@ class Run:
         (kill -9 skips every cleanup). Call only while holding the lock, before writing."""
         removed = 0
         for folder in (self.root, self.shards_dir):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def sweep_folders(self, folders: "list[Path]") -> int:
+        """Temp files a killed process left in these folders of the run (and in the run's own)."""
+        removed = self.sweep_temp_files()
+        for folder in folders:
             for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
                 tmp.unlink(missing_ok=True)
                 removed += 1
