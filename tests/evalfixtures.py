@@ -22,7 +22,7 @@ def prompts_dataset(root: Path) -> Path:
     rows = []
     for name in CONCEPTS:
         spec = load_concept(name)
-        counts = PromptCounts(forget=12, unrelated_per_entity=3, benchmark_fraction=0.5)
+        counts = PromptCounts(forget=12, unrelated_per_entity=4, benchmark_fraction=0.5)
         prompts, _ = build_prompt_sets(spec, counts, seed=0)
         rows += [p.__dict__ for p in prompts]
     (root / "prompts").mkdir(parents=True, exist_ok=True)

@@ -90,15 +90,17 @@ def discover(root: str | Path, concept: str, prompt_texts: dict[str, str] | None
         table = _public_layout(root, concept, [(set_name(c.name), m) for c in children for m in _visible_dirs(c)],
                                "set first")
     elif any(g.name.lower() in _SET_OF for c in children for g in _visible_dirs(c)):
-        table = _public_layout(root, concept, [(set_name(g.name), c) for c in children for g in _visible_dirs(c)],
+        table = _public_layout(root, concept, [(set_name(g.name), g) for c in children for g in _visible_dirs(c)],
                                "method first", method_outside=True)
     else:
         table = _public_layout(root, concept, [("forget", c) for c in children], "flat")
     if table.frame.empty:
         raise InputError(f"{root}: no images found in a recognised layout (see README, 'Scoring an unlearned model')")
     if prompt_texts:
-        missing = table.frame["prompt"].isna()
-        table.frame.loc[missing, "prompt"] = table.frame.loc[missing, "prompt_id"].map(prompt_texts)
+        f = table.frame
+        for key in (f["prompt_set"] + "/" + f["prompt_id"], f["prompt_id"]):   # "set/id" first, then "id"
+            missing = f["prompt"].isna()
+            f.loc[missing, "prompt"] = key[missing].map(prompt_texts)
     return table
 
 
@@ -148,14 +150,17 @@ def _public_layout(root: Path, concept: str, folders: list[tuple[str, Path]], la
 
 
 def read_prompt_texts(path: str | Path) -> dict[str, str]:
-    """prompt_id -> prompt text, from a prompt file (dataigm.evaluation.prompts formats)."""
+    """Prompt text by prompt id (a file stem without its image index), and by "set/id" where the
+    file names a prompt_set (forget and unrelated files may reuse one numbering), from a prompt
+    file in any of dataigm.evaluation.prompts' formats."""
     from dataigm.evaluation.prompts import file_rows
 
-    rows = file_rows(Path(path))
     out = {}
-    for i, row in enumerate(rows):
+    for i, row in enumerate(file_rows(Path(path))):
         prompt = str(row.get("prompt") or "").strip()
-        pid = str(row.get("prompt_id") or row.get("id") or row.get("file") or row.get("case_number") or i)
-        if prompt:
-            out[Path(pid).stem if "." in pid else pid] = prompt
+        pid = str(row.get("prompt_id") or row.get("id") or row.get("case_number") or i)
+        if not prompt:
+            continue
+        set_name_given = row.get("prompt_set")
+        out[f"{set_name(str(set_name_given))}/{pid}" if set_name_given else pid] = prompt
     return out

@@ -92,6 +92,13 @@ def unavailable(ctx: "ScoreContext", aspect: str, metric: str, reason: str, prom
                       reason=reason) for m in (methods if methods is not None else ctx.methods)]
 
 
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson's interval, widened by float dust so it always holds the share itself."""
+    lo, hi = wilson_interval(k, n)
+    share = k / n if n else 0.0
+    return min(lo, share), max(hi, share)
+
+
 def _f(x: Any) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
@@ -114,7 +121,7 @@ def _flag_rows(ctx: "ScoreContext", aspect: str, metric: str, prompt_set: str) -
                 continue
             flags = d["decision"].to_numpy(dtype=bool)
             k, n = int(flags.sum()), len(flags)
-            lo, hi = wilson_interval(k, n)
+            lo, hi = _wilson(k, n)
             b_lo, b_hi = ctx.bootstrap(d["cluster"].tolist(), lambda idx: float(flags[idx].mean()))
             rows.append(MetricRow(
                 ctx.spec.name, method, aspect, metric, prompt_set=prompt_set, judge=judge.name, value=k / n,
@@ -353,7 +360,7 @@ def subject_kept(ctx: "ScoreContext") -> list[MetricRow]:
             rows += unavailable(ctx, "subject", "subject_kept", "no forget images", "forget", methods=[method])
             continue
         kept = d["decision"].to_numpy(dtype=bool)
-        lo, hi = wilson_interval(int(kept.sum()), len(kept))
+        lo, hi = _wilson(int(kept.sum()), len(kept))
         b_lo, b_hi = ctx.bootstrap(d["cluster"].tolist(), lambda idx: float(kept[idx].mean()))
         rows.append(MetricRow(ctx.spec.name, method, "subject", "subject_kept", prompt_set="forget",
                               judge=check.name, value=float(kept.mean()), ci_low=lo, ci_high=hi, ci_method="wilson",

@@ -176,6 +176,7 @@ def _save(fig: Any, run: Run, name: str) -> None:
 def write_report(run: Run, config: Any, records: Sequence[dict[str, Any]], info: dict[str, dict[str, Any]],
                  notes: Sequence[str], layouts: Sequence[str]) -> None:
     from dataigm.cards import render
+    from dataigm.evaluation.scorecard import public
 
     methods = list(dict.fromkeys(r["method"] for r in records))
     simulated = sorted({m for per in info.values() for m, i in per.items() if i["simulation"]})
@@ -203,9 +204,9 @@ def write_report(run: Run, config: Any, records: Sequence[dict[str, Any]], info:
         radars=radars,
         radar_note=RADAR_NOTE,
         descriptions=DESCRIPTIONS,
-        config_json=json.dumps({"features": config.features.backbone, "lpips": config.lpips.net,
-                                "clip": config.clip.model, "bootstrap": config.bootstrap.resamples,
-                                "bootstrap_unit": config.bootstrap.unit}, sort_keys=True),
+        config_json=json.dumps(public({"features": config.features.backbone, "lpips": config.lpips.net,
+                                       "clip": config.clip.model, "bootstrap": config.bootstrap.resamples,
+                                       "bootstrap_unit": config.bootstrap.unit}), sort_keys=True),
         fmt=_fmt,
     )
     atomic_write_text(run.scorecard_html, html)

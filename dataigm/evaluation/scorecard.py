@@ -141,6 +141,21 @@ class ScorecardReport:
         return "\n".join(lines)
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])(?:/[^\s'\"/:;,\]\[{}]+)+")
+
+
+def public(value: Any) -> Any:
+    """`value` with every local absolute path shortened to its last two parts, recursively: outputs
+    never publish where things live on this machine ("clip:/home/me/models/tiny" -> "clip:models/tiny")."""
+    if isinstance(value, str):
+        return _ABSOLUTE_PATH.sub(lambda m: "/".join(m.group(0).split("/")[-2:]), value)
+    if isinstance(value, dict):
+        return {public(k): public(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [public(v) for v in value]
+    return value
+
+
 HEADLINE = ("forgetting", "forgetting_corrected", "flag_rate", "fid", "kid", "lpips", "clip_score", "csdr",
             "subject_kept")
 
@@ -386,8 +401,9 @@ def _find_org(table: ImageTable, name: str) -> str:
 def judge_error_rates(judge: Any, given: dict[str, JudgeErrorConfig]) -> JudgeErrorRates | str:
     """Sensitivity and specificity: given by hand, carried by the judge, or from a trained
     judge's card (config.json: test recall and confusion matrix); else the reason there are none."""
-    if judge.name in given:
-        g = given[judge.name]
+    name = judge.name if judge.name in given else public(judge.name)
+    if name in given:
+        g = given[name]
         return JudgeErrorRates(g.sensitivity, g.specificity, g.n_positive, g.n_negative, "configuration")
     carried = getattr(judge, "error_rates", None)
     if isinstance(carried, JudgeErrorRates):
@@ -401,7 +417,7 @@ def judge_error_rates(judge: Any, given: dict[str, JudgeErrorConfig]) -> JudgeEr
             return JudgeErrorRates(tp / (tp + fn), tn / (tn + fp), int(tp + fn), int(tn + fp),
                                    "judge card (config.json, test split)")
     return (f"judge {judge.name} reports no sensitivity or specificity (its card has none); give them with "
-            f"judge_errors: {{'{judge.name}': {{sensitivity: ..., specificity: ...}}}} from a labelled sample")
+            f"judge_errors: {{'{public(judge.name)}': {{sensitivity: ..., specificity: ...}}}} from a labelled sample")
 
 
 def _subject_judge(config: ScorecardConfig, spec: ConceptSpec) -> Any:
@@ -517,14 +533,15 @@ def scorecard(root: str | Path, out: str | Path, config: ScorecardConfig, progre
         if source.skipped:
             notes.append(f"{len(source.skipped)} unreadable image(s) left out, e.g. "
                          f"{Path(next(iter(source.skipped))).name}: {next(iter(source.skipped.values()))}")
-        records = [r.to_dict() for r in rows]
+        records = [public(r.to_dict()) for r in rows]
+        notes = public(notes)
         info = {name: method_info(t) for name, t in tables.items()}
         frame = pd.DataFrame(records, columns=list(MetricRow.__dataclass_fields__))
         with atomic_path(out_run.scorecard_table) as tmp:
             frame.to_parquet(tmp, index=False)
         atomic_write_json(out_run.scorecard_json, {
             "dataigm_scorecard": 1, "root": Path(root).name, "layout": sorted(layouts),
-            "reference_method": config.reference_method, "config": to_dict(config), "methods": info,
+            "reference_method": config.reference_method, "config": public(to_dict(config)), "methods": info,
             "notes": notes, "rows": records,
         })
         write_report(out_run, config, records, info, notes, sorted(layouts))
