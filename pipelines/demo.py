@@ -212,7 +212,7 @@ SIMULATED_FAILURES = (
     ("degrade", "damages every image", "preservation", "fid", None),
     ("word_hide", "only hides the forget prompts' words", "robustness", "forgetting", "synonym"),
 )
-SCORECARD_IMAGES_PER_PROMPT = 4
+SCORECARD_IMAGES_PER_PROMPT = 3
 SIMULATION_NOTE = ("These methods are SIMULATIONS, not unlearned models: each is toyworld (ORG) behind a prompt "
                    "rewrite or pixel damage that erases one concept (one simulated model per concept), built to "
                    "fail in one known way (dataigm.toyworld.simulated). The demo's nudity judge was trained on "
@@ -229,7 +229,7 @@ def run_scorecard(run: Run, preset: Preset, log: Callable[[str], None] = print,
     from dataigm.evaluation.models import FeaturesConfig, LpipsConfig
     from dataigm.evaluation.prompts import alias_swap_prompts, load_prompts, write_prompt_file
     from dataigm.evaluation.sample import SampleConfig, sample
-    from dataigm.evaluation.scorecard import ClipConfig, ScorecardConfig, scorecard
+    from dataigm.evaluation.scorecard import BootstrapConfig, ClipConfig, ScorecardConfig, scorecard
     from dataigm.evaluation.tiny_clip import build_tiny_clip
     from dataigm.toyworld.simulated import SIMULATED_METHODS
 
@@ -257,7 +257,10 @@ def run_scorecard(run: Run, preset: Preset, log: Callable[[str], None] = print,
         concepts=concepts, judges=judges, title="dataigm demo scorecard (simulated methods)",
         # Nothing can be downloaded here: random-init metric models, said so in every cell.
         features=FeaturesConfig(backbone="timm:test_resnet", pretrained=False),
-        lpips=LpipsConfig(random_backbone=True), clip=ClipConfig(model=str(clip)), notes=[SIMULATION_NOTE])
+        lpips=LpipsConfig(random_backbone=True), clip=ClipConfig(model=str(clip)), notes=[SIMULATION_NOTE],
+        # Fewer resamples and KID subsets than the defaults (200; 50 for FID/KID; 50 subsets):
+        # the demo's minute matters more than the last digit of its intervals.
+        bootstrap=BootstrapConfig(resamples=100, set_resamples=20), kid_subsets=10)
     report = scorecard(root, run.scorecard_dir, config, progress=progress)
     caught = failures_caught(report.rows, list(specs))
     log(f"      {len(report.rows)} scorecard rows ({time.perf_counter() - t0:.0f} s); each simulated failure "
@@ -279,7 +282,8 @@ def _row(rows: list[dict[str, Any]], concept: str, method: str, aspect: str, met
 
 def failures_caught(rows: list[dict[str, Any]], concepts: list[str]) -> list[dict[str, Any]]:
     """Per concept and simulated failure: is the method's interval entirely worse than the clean
-    eraser's on the metric meant to catch it? And does the clean eraser forget, against ORG?"""
+    eraser's on the metric meant to catch it? And does the clean eraser forget, against ORG?
+    (`clean` is the value of the method it is compared `against`.)"""
     out = []
     for concept in concepts:
         clean = _row(rows, concept, "erase_clean", "forgetting", "forgetting", "forget")
@@ -287,7 +291,7 @@ def failures_caught(rows: list[dict[str, Any]], concepts: list[str]) -> list[dic
         if clean and org:
             ok = clean["ci_high"] < org["ci_low"]
             out.append({"concept": concept, "method": "erase_clean", "failure": "none (erases cleanly)",
-                        "metric": "forgetting vs ORG", "value": clean["value"], "clean": org["value"],
+                        "metric": "forgetting", "value": clean["value"], "against": "ORG", "clean": org["value"],
                         "caught": ok, "verdict": "forgets" if ok else "does not forget"})
         for method, failure, aspect, metric, prompt_set in SIMULATED_FAILURES:
             mine = _row(rows, concept, method, aspect, metric, prompt_set)
@@ -295,11 +299,11 @@ def failures_caught(rows: list[dict[str, Any]], concepts: list[str]) -> list[dic
             label = f"{metric} ({prompt_set})" if prompt_set else metric
             if not mine or not base:
                 out.append({"concept": concept, "method": method, "failure": failure, "metric": label,
-                            "value": None, "clean": None, "caught": None,
+                            "value": None, "against": "erase_clean", "clean": None, "caught": None,
                             "verdict": f"not measured (no {prompt_set or metric} for this concept)"})
                 continue
             caught = mine["ci_low"] > base["ci_high"]
             out.append({"concept": concept, "method": method, "failure": failure, "metric": label,
-                        "value": mine["value"], "clean": base["value"], "caught": caught,
+                        "value": mine["value"], "against": "erase_clean", "clean": base["value"], "caught": caught,
                         "verdict": "caught" if caught else "NOT caught"})
     return out

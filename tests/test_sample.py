@@ -60,9 +60,12 @@ def test_layout_names_and_seeds_are_shared_across_methods(sampled: Path, dataset
 
 
 def test_rerun_resumes_and_a_prompt_file_adds_a_named_set(sampled: Path, dataset: Path, tmp_path: Path) -> None:
+    leftover = sampled / "ORG" / "forget" / ".nudity-forget-00001_0.png.x1y2.tmp"   # a kill -9 mid-write
+    leftover.write_bytes(b"partial")
     again = sample(sampled, SampleConfig(method="ORG", prompts=[str(dataset)], concepts=["nudity"],
                                          generation=toy_settings()), progress=False)
     assert again.images_generated == 0 and again.shards_skipped > 0
+    assert not leftover.exists()
     forget = next(r for r in _manifest(sampled / "ORG")
                   if r["prompt_set"] == "forget" and r["concept"] == "nudity" and r["image_index"] == 0)
     attack = tmp_path / "ring.csv"

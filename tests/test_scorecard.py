@@ -135,11 +135,15 @@ def test_report_files_and_a_rerun_that_does_nothing(church_card: Path, world: di
     assert (church_card / "plots" / "radar_same.png").is_file() and (church_card / "plots" / "aspect_preservation.png").is_file()
     assert "random weights" in html
     marker = (church_card / "scorecard.done").stat().st_mtime_ns
+    leftovers = [church_card / ".scorecard.json.a1b2.tmp", church_card / "cache" / ".judge-x.parquet.c3d4.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"partial")
     prompts = world["root"] / "church_prompts.csv"
     code, out, err = cli("scorecard", church_public, "--concept", "object_church", "--judge", f"clip:{world['clip']}",
                          "--clip", world["clip"], "--prompts", prompts, "--out", church_card, *FAST)
-    assert code == 0, err and "unchanged, kept" in out
-    assert (church_card / "scorecard.done").stat().st_mtime_ns == marker
+    assert code == 0, err
+    assert "unchanged, kept" in out and (church_card / "scorecard.done").stat().st_mtime_ns == marker
+    assert not any(path.exists() for path in leftovers)
 
 
 def test_sample_layout_attribute_pairs_and_unavailable_models(world: dict[str, Path], tmp_path: Path) -> None:
@@ -197,7 +201,7 @@ def test_clip_score_is_100_times_clips_own_cosine(world: dict[str, Path]) -> Non
     from dataigm.evaluation.models import ClipModel
 
     files = sorted((world["sampled"] / "ORG" / "forget").glob("*.png"))[:6]
-    images = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    images = [np.array(Image.open(f).convert("RGB")) for f in files]
     texts = ["a photo of a woman on a beach"] * 3 + ["a church in a village"] * 3
     clip = ClipModel.load(str(world["clip"]))
     ours = clip.scores(images, texts)

@@ -256,10 +256,11 @@ def fid_kid(ctx: "ScoreContext") -> list[MetricRow]:
         mine, theirs = ctx.features(pairs["path"].tolist()), ctx.features(pairs["org_path"].tolist())
         ok = ~(np.isnan(mine).any(1) | np.isnan(theirs).any(1))
         mine, theirs, clusters = mine[ok], theirs[ok], pairs["cluster"].to_numpy()[ok].tolist()
-        size = ctx.config.kid_subset_size
+        size, subsets = ctx.config.kid_subset_size, ctx.config.kid_subsets
         # A resample of KID uses fewer kernel subsets than the estimate: the spread between
         # resamples, not within one, is what the interval measures.
-        measures = (("fid", fid, fid), ("kid", lambda r, f: kid(r, f, size), lambda r, f: kid(r, f, size, 10)))
+        measures = (("fid", fid, fid), ("kid", lambda r, f: kid(r, f, size, subsets),
+                                        lambda r, f: kid(r, f, size, max(1, subsets // 10))))
         for name, fn, resampled in measures:
             value = fn(theirs, mine)
             lo, hi = ctx.bootstrap(clusters, lambda idx, g=resampled: g(theirs[idx], mine[idx]), b.set_resamples)

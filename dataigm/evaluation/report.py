@@ -118,9 +118,13 @@ def _plot_aspect(run: Run, aspect: str, records: Sequence[dict[str, Any]]) -> st
     if not rows:
         return None
     panels = list(dict.fromkeys(column_label(r) for r in rows))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.32 * max(6, len(rows) / len(panels)) + 1.4),
-                             squeeze=False)
-    for ax, panel in zip(axes[0], panels):
+    cols = min(3, len(panels))
+    grid = -(-len(panels) // cols)
+    per_panel = max(r_count for r_count in [sum(column_label(r) == p for r in rows) for p in panels])
+    fig, axes = plt.subplots(grid, cols, figsize=(4.4 * cols, grid * (0.22 * per_panel + 1.1)), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
         mine = [r for r in rows if column_label(r) == panel]
         labels = [f"{r['concept']} · {r['method']}" for r in mine]
         values = [r["value"] for r in mine]

@@ -110,6 +110,7 @@ class ScorecardConfig:
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     kid_subset_size: int = 1000
+    kid_subsets: int = 50            # KID's mean over this many random subsets (a resample uses a tenth)
     batch_size: int = 32
     device: str = "cpu"
     title: str = "dataigm scorecard"
@@ -118,8 +119,8 @@ class ScorecardConfig:
     def validate(self) -> None:
         if not self.concepts:
             raise ValueError("concepts: name at least one concept (--concept)")
-        if self.batch_size < 1 or self.kid_subset_size < 2:
-            raise ValueError("batch_size: must be >= 1 (and kid_subset_size >= 2)")
+        if self.batch_size < 1 or self.kid_subset_size < 2 or self.kid_subsets < 1:
+            raise ValueError("batch_size: must be >= 1 (and kid_subset_size >= 2, kid_subsets >= 1)")
 
 
 @dataclass
