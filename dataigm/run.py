@@ -88,19 +88,19 @@ class Run:
 
     # The evaluation: `dataigm sample` writes one method per folder under a sample root (each
     # method folder is a Run of its own), `dataigm scorecard` writes a scorecard folder.
-    @property
-    def sampled_dir(self) -> Path:
-        """Where the demo samples its (simulated) methods: one method folder each."""
-        return self.root / "sampled"
-
-    @property
-    def scorecard_dir(self) -> Path:
-        return self.root / "scorecard"
-
-    @property
-    def synonym_prompts_path(self) -> Path:
-        """The demo's synonym prompt set (a prompt file `sample` reads)."""
-        return self.root / "synonym_prompts.jsonl"
+    sampled_dir = _located("sampled")                     # the demo's sample root
+    scorecard_dir = _located("scorecard")                 # the demo's scorecard folder
+    synonym_prompts_path = _located("synonym_prompts.jsonl")   # the demo's synonym prompt set
+    models_dir = _located("models")                       # models the demo builds (random-init)
+    # Inside a method folder: completed when `sample.done` (written last) exists.
+    sample_marker = _located("sample.done")
+    # Inside a scorecard folder: `scorecard.done` is written last.
+    scorecard_table = _located("scorecard.parquet")
+    scorecard_json = _located("scorecard.json")
+    scorecard_html = _located("scorecard.html")
+    scorecard_marker = _located("scorecard.done")
+    plots_dir = _located("plots")
+    cache_dir = _located("cache")
 
     def method_dir(self, method: str) -> Path:
         """A method's folder inside a sample root (this run being the root)."""
@@ -113,41 +113,6 @@ class Run:
 
     def sampled_images_dir(self, prompt_set: str) -> Path:
         return self.root / prompt_set
-
-    @property
-    def sample_marker(self) -> Path:
-        """Written last by `dataigm sample`: the method folder is complete."""
-        return self.root / "sample.done"
-
-    # Inside a scorecard folder.
-    @property
-    def scorecard_table(self) -> Path:
-        return self.root / "scorecard.parquet"
-
-    @property
-    def scorecard_json(self) -> Path:
-        return self.root / "scorecard.json"
-
-    @property
-    def scorecard_html(self) -> Path:
-        return self.root / "scorecard.html"
-
-    @property
-    def scorecard_marker(self) -> Path:
-        return self.root / "scorecard.done"
-
-    @property
-    def plots_dir(self) -> Path:
-        return self.root / "plots"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.root / "cache"
-
-    @property
-    def models_dir(self) -> Path:
-        """Models the demo builds locally (random-init, nothing downloaded)."""
-        return self.root / "models"
 
     def relative(self, path: Path) -> str:
         """A path inside the run as the manifest records it (POSIX, relative to the run)."""
