@@ -35,7 +35,7 @@ import pandas as pd
 
 from dataigm.evaluation.models import MetricUnavailable, fid, kid
 from dataigm.evaluation.prompts import DATASET_SETS
-from dataigm.evaluation.stats import cluster_bootstrap, corrected_rate, mcnemar_exact, wilson_interval
+from dataigm.evaluation.stats import corrected_rate, mcnemar_exact, wilson_interval
 from dataigm.prompts import strip_concept_words
 from dataigm.registry import Registry
 

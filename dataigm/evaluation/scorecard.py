@@ -199,9 +199,11 @@ class ResultCache:
         """Values for `keys`, computing the missing ones with fn(indices) in batches (saved after
         every batch, so an interrupted run keeps what it did)."""
         table = self.table(name)
-        todo = sorted({i for i, k in enumerate(keys) if k not in table}, key=lambda i: keys[i])
-        seen: set[str] = set()
-        todo = [i for i in todo if not (keys[i] in seen or seen.add(keys[i]))]   # type: ignore[func-returns-value]
+        first: dict[str, int] = {}    # one computation per distinct key (identical images)
+        for i, key in enumerate(keys):
+            if key not in table:
+                first.setdefault(key, i)
+        todo = list(first.values())
         if todo:
             for start in tqdm(range(0, len(todo), batch), desc=desc, leave=False, disable=not self.progress):
                 part = todo[start:start + batch]
