@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
@@ -105,11 +105,21 @@ def plan_concept(preset: Preset, spec: ConceptSpec, limit: int | None = None) ->
         shards.setdefault(f"gen-{spec.name}-{i // settings.shard_size:05d}", []).append(item)
     fingerprint_src = json.dumps(
         {"spec": to_dict(dataclasses.replace(spec, source_file="")), "counts": to_dict(counts),
-         "seed": preset.seed, "generation": to_dict(settings)}, sort_keys=True,
+         "seed": preset.seed, "generation": generation_fingerprint(settings)}, sort_keys=True,
     )
     return ConceptWork(spec=spec, prompts=prompts, items=items, shards=shards,
                        fingerprint=sha256_bytes(fingerprint_src.encode())[:16],
                        prompt_report=report.to_dict())
+
+
+def generation_fingerprint(settings: GenerationSettings) -> dict[str, Any]:
+    """The settings that identify a run's images. Component overrides count only when set, so
+    runs recorded before they existed keep their fingerprint."""
+    data = to_dict(settings)
+    for key in ("unet", "text_encoder"):
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data
 
 
 def format_plan(preset: Preset, specs: list[ConceptSpec], limit: int | None = None) -> str:
@@ -214,6 +224,69 @@ def generate(
     run = Run.of(run)
     specs = specs if specs is not None else preset.specs
     works = [plan_concept(preset, spec, limit) for spec in specs]
+    by_concept = {w.spec.name: w.spec for w in works}
+    versions = library_versions()
+
+    def make_row(shard: str, item: WorkItem, image: Any, params: dict[str, Any], sha256: str,
+                 created: str) -> ManifestRow:
+        spec = by_concept[item.prompt.concept]
+        return _generated_row(spec, item, image, params, preset.generation.generator, versions, sha256,
+                              run.generated_image(spec.name, shard, item.id), created)
+
+    shards = [(shard, items) for work in works for shard, items in work.shards.items()]
+    done = write_shards(run, preset.generation, specs, shards, make_row,
+                        prepare=lambda: _record_run(run, preset, works),
+                        discard=lambda shard: run.discard_partial_shard(_shard_concept(works, shard), shard),
+                        progress=progress)
+    per_concept: dict[str, dict[str, int]] = {}
+    if done.manifest is not None:
+        for row in done.manifest.select(["concept", "label"]).to_pylist():
+            per_concept.setdefault(row["concept"], {}).setdefault(row["label"], 0)
+            per_concept[row["concept"]][row["label"]] += 1
+    return GenerateReport(
+        run_dir=str(run.root), images_total=done.images_total, images_generated=done.images_generated,
+        shards_skipped=done.shards_skipped, shards_written=done.shards_written, per_concept=per_concept,
+        generate_seconds=done.generate_seconds, compile_seconds=done.compile_seconds,
+    )
+
+
+def _shard_concept(works: list[ConceptWork], shard: str) -> str:
+    return next(w.spec.name for w in works if shard in w.shards)
+
+
+# Builds the manifest row of one generated image: (shard, item, image, generator params, sha256
+# of the PNG bytes, creation time) -> row; the row's `path` says where the image is stored.
+RowMaker = Callable[[str, WorkItem, Any, dict[str, Any], str, str], ManifestRow]
+
+
+@dataclass
+class ShardsDone:
+    images_total: int
+    images_generated: int
+    shards_skipped: int
+    shards_written: int
+    manifest: Any = None   # the rebuilt manifest table (main process only)
+    generate_seconds: float = 0.0
+    compile_seconds: float | None = None
+
+
+def write_shards(
+    run: Run,
+    settings: GenerationSettings,
+    specs: list[ConceptSpec],
+    shards: list[tuple[str, list[WorkItem]]],
+    make_row: RowMaker,
+    *,
+    prepare: Callable[[], None] | None = None,
+    discard: Callable[[str], None] | None = None,
+    finish: Callable[[Any], None] | None = None,
+    progress: bool = True,
+) -> ShardsDone:
+    """The shard machinery `generate` and `sample` share: under the run's lock, sweep leftovers
+    and `prepare` (main process), skip finished shards, split the pending ones between
+    processes under `accelerate launch`, generate and write each shard whole (images, rows,
+    marker last), then rebuild the manifest from the finished shards and `finish` with it (main
+    process, still under the lock)."""
     state = _accelerate_state()
     is_main = state is None or state.is_main_process
     lock = run.lock() if is_main else None
@@ -223,36 +296,29 @@ def generate(
         store = ShardStore(run)
         if is_main:
             run.sweep_temp_files()
-            _record_run(run, preset, works)
+            if prepare is not None:
+                prepare()
         if state is not None:
             state.wait_for_everyone()  # no process writes before the sweep is done
-        pending: list[tuple[ConceptWork, str, list[WorkItem]]] = []
+        pending: list[tuple[str, list[WorkItem]]] = []
         skipped = 0
-        for work in works:
-            for shard, items in work.shards.items():
-                if store.is_finished(shard, [it.id for it in items]):
-                    skipped += 1
-                else:
-                    pending.append((work, shard, items))
+        for shard, items in shards:
+            if store.is_finished(shard, [it.id for it in items]):
+                skipped += 1
+            else:
+                pending.append((shard, items))
         mine = pending
         if state is not None:
             with state.split_between_processes(pending) as part:
                 mine = list(part)
-        generated, timing = _generate_shards(store, preset.generation, specs, mine, progress and is_main)
+        generated, timing = _generate_shards(store, settings, specs, mine, make_row, discard, progress and is_main)
         if state is not None:
             state.wait_for_everyone()
-        per_concept: dict[str, dict[str, int]] = {}
-        if is_main:
-            table = store.rebuild_manifest()
-            for row in table.select(["concept", "label"]).to_pylist():
-                per_concept.setdefault(row["concept"], {}).setdefault(row["label"], 0)
-                per_concept[row["concept"]][row["label"]] += 1
-        return GenerateReport(
-            run_dir=str(run.root),
-            images_total=sum(len(items) for w in works for items in w.shards.values()),
-            images_generated=generated, shards_skipped=skipped, shards_written=len(mine),
-            per_concept=per_concept, **timing,
-        )
+        table = store.rebuild_manifest() if is_main else None
+        if table is not None and finish is not None:
+            finish(table)
+        return ShardsDone(images_total=sum(len(items) for _, items in shards), images_generated=generated,
+                          shards_skipped=skipped, shards_written=len(mine), manifest=table, **timing)
     finally:
         if lock:
             lock.__exit__(None, None, None)
@@ -262,22 +328,22 @@ def _generate_shards(
     store: ShardStore,
     settings: GenerationSettings,
     specs: list[ConceptSpec],
-    shards: list[tuple[ConceptWork, str, list[WorkItem]]],
+    shards: list[tuple[str, list[WorkItem]]],
+    make_row: RowMaker,
+    discard: Callable[[str], None] | None,
     progress: bool,
 ) -> tuple[int, dict[str, Any]]:
     if not shards:
         return 0, {}
     generator = make_generator(settings, specs)
     started = time.perf_counter()
-    versions = library_versions()
-    total = sum(len(items) for _, _, items in shards)
+    total = sum(len(items) for _, items in shards)
     done = 0
-    run = store.run
     with tqdm(total=total, desc="generate", unit="img", disable=not progress) as bar, \
             BackgroundWriter(settings.writer_threads, limit=2 * settings.batch_size) as background:
-        for work, shard, items in shards:
-            spec = work.spec
-            run.discard_partial_shard(spec.name, shard)
+        for shard, items in shards:
+            if discard is not None:
+                discard(shard)
             pending = []
             for start in range(0, len(items), settings.batch_size):
                 batch = items[start:start + settings.batch_size]
@@ -287,8 +353,8 @@ def _generate_shards(
                 created = datetime.now(timezone.utc).isoformat(timespec="seconds")
                 for item, image in zip(batch, out.images):
                     # Encoding and writing overlap the generator's next batch.
-                    pending.append(background.submit(_store_image, store, spec, shard, item, image,
-                                                     out.params, settings.generator, versions, created))
+                    pending.append(background.submit(_store_image, store, make_row, shard, item, image,
+                                                     out.params, created))
                 done += len(batch)
                 bar.update(len(batch))
             writer = store.writer(shard)
@@ -298,12 +364,11 @@ def _generate_shards(
     return done, {"generate_seconds": time.perf_counter() - started, "compile_seconds": generator.compile_seconds}
 
 
-def _store_image(store: ShardStore, spec: ConceptSpec, shard: str, item: WorkItem, image: Any,
-                 params: dict[str, Any], generator: str, versions: str, created: str) -> ManifestRow:
+def _store_image(store: ShardStore, make_row: RowMaker, shard: str, item: WorkItem, image: Any,
+                 params: dict[str, Any], created: str) -> ManifestRow:
     """Encode one generated image, write it, and return its manifest row (a writer thread)."""
     png = encode_png(image)
-    row = _generated_row(spec, item, image, params, generator, versions, sha256_bytes(png),
-                         store.run.generated_image(spec.name, shard, item.id), created)
+    row = make_row(shard, item, image, params, sha256_bytes(png), created)
     store.write_image(row.path, png)
     return row
 

@@ -216,3 +216,37 @@ def prompts_table(rows: list[PromptRow]) -> Any:
         {c: pa.array([], pa.bool_() if c in ("benchmark", "names_concept") else pa.string())
          for c in PROMPT_COLUMNS}
     )
+
+
+# Words that only join a concept phrase to the rest of a prompt ("with Van Gogh style", "in the
+# style of Vincent van Gogh", "by Van Gogh"): they go with the alias, or the stripped prompt
+# keeps a dangling "in the style of".
+_CONNECTIVE_BEFORE = r"(?:(?:with|in\s+the\s+style\s+of|in\s+the\s+manner\s+of|by)\s+)?"
+_CONNECTIVE_AFTER = r"(?:\s+style)?"
+
+
+def strip_words(prompt: str, words: list[str] | tuple[str, ...]) -> str:
+    """`prompt` with every phrase of `words` removed from ONE copy of it (longest phrases first,
+    whole words, any case, with their connectives), then tidied.
+
+    Repeated until none is left, so an alias that only appears once another is removed ("van
+    gogh van gogh style") is removed too. (IGMU's released CSDR code strips seven concatenated
+    copies of the prompt, which leaves the concept in the text it scores; this never copies.)
+    """
+    phrases = sorted({" ".join(w.split()) for w in words if w.strip()}, key=len, reverse=True)
+    if not phrases:
+        return clean_prompt(prompt)
+    body = "|".join(r"\s+".join(re.escape(part) for part in p.split()) for p in phrases)
+    pattern = re.compile(rf"(?<!\w){_CONNECTIVE_BEFORE}(?:{body}){_CONNECTIVE_AFTER}(?!\w)", re.IGNORECASE)
+    text = prompt
+    while True:
+        stripped = pattern.sub(" ", text)
+        if stripped == text:
+            return clean_prompt(stripped)
+        text = stripped
+
+
+def strip_concept_words(prompt: str, spec: ConceptSpec) -> str:
+    """The prompt with every alias of the concept removed: the reference prompt of an attribute
+    concept, and the text alignment metrics score against."""
+    return strip_words(prompt, list(spec.aliases))

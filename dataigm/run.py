@@ -86,6 +86,34 @@ class Run:
     def scores_dir(self, concept: str, judge: str) -> Path:
         return self.root / "scores" / concept / judge
 
+    # The evaluation: `dataigm sample` writes one method per folder under a sample root (each
+    # method folder is a Run of its own), `dataigm scorecard` writes a scorecard folder.
+    sampled_dir = _located("sampled")                     # the demo's sample root
+    scorecard_dir = _located("scorecard")                 # the demo's scorecard folder
+    synonym_prompts_path = _located("synonym_prompts.jsonl")   # the demo's synonym prompt set
+    models_dir = _located("models")                       # models the demo builds (random-init)
+    # Inside a method folder: completed when `sample.done` (written last) exists.
+    sample_marker = _located("sample.done")
+    # Inside a scorecard folder: `scorecard.done` is written last.
+    scorecard_table = _located("scorecard.parquet")
+    scorecard_json = _located("scorecard.json")
+    scorecard_html = _located("scorecard.html")
+    scorecard_marker = _located("scorecard.done")
+    plots_dir = _located("plots")
+    cache_dir = _located("cache")
+
+    def method_dir(self, method: str) -> Path:
+        """A method's folder inside a sample root (this run being the root)."""
+        return self.root / method
+
+    def sampled_image(self, prompt_set: str, prompt_id: str, image_index: int) -> str:
+        """A sampled image inside a method folder: <prompt_set>/<prompt_id>_<k>.png, so the same
+        name in two method folders is the same prompt and seed."""
+        return f"{prompt_set}/{prompt_id}_{image_index}.png"
+
+    def sampled_images_dir(self, prompt_set: str) -> Path:
+        return self.root / prompt_set
+
     def relative(self, path: Path) -> str:
         """A path inside the run as the manifest records it (POSIX, relative to the run)."""
         return path.relative_to(self.root).as_posix()
@@ -111,6 +139,15 @@ class Run:
         (kill -9 skips every cleanup). Call only while holding the lock, before writing."""
         removed = 0
         for folder in (self.root, self.shards_dir):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def sweep_folders(self, folders: "list[Path]") -> int:
+        """Temp files a killed process left in these folders of the run (and in the run's own)."""
+        removed = self.sweep_temp_files()
+        for folder in folders:
             for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
                 tmp.unlink(missing_ok=True)
                 removed += 1

@@ -7,7 +7,9 @@
    the seeds (`half_erased`), with seeds the dataset never used;
 4. score those folders with each concept's judge, and with NudeNet (the field's usual nudity
    judge) and report the share still showing the concept with a Wilson 95% interval;
-5. write RUN/report.html.
+5. sample ORG and four simulated unlearning methods on the benchmark prompts (plus a synonym
+   prompt set) with `sample`, and score them with `scorecard` (RUN/scorecard/scorecard.html);
+6. write RUN/report.html.
 
 Every step resumes: build skips finished work, a judge already exported is reused, and images
 of the unlearned model are written once.
@@ -16,7 +18,6 @@ of the unlearned model are written once.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from dataigm.io import atomic_write_json, atomic_write_text
 from dataigm.judge_folder import JudgeFolder
 from dataigm.pipelines.build import build
 from dataigm.preset import Preset
-from dataigm.prompts import clean_prompt
+from dataigm.prompts import strip_concept_words
 from dataigm.run import Run
 from dataigm.taxonomy import ConceptSpec, format_tree
 
@@ -48,15 +49,12 @@ class DemoReport:
     seconds: float
     judges: dict[str, dict[str, Any]] = field(default_factory=dict)
     forgetting: list[dict[str, Any]] = field(default_factory=list)
+    scorecard: dict[str, Any] | None = None
 
 
 def strip_concept(prompt: str, spec: ConceptSpec) -> str:
     """The prompt with every alias of the concept removed (longest aliases first)."""
-    for alias in sorted(spec.aliases, key=len, reverse=True):
-        words = r"\s+".join(re.escape(w) for w in alias.split())
-        prompt = re.sub(rf"(?<!\w)(with |in the style of )?{words}( style)?(?!\w)", "", prompt,
-                        flags=re.IGNORECASE)
-    return clean_prompt(prompt)
+    return strip_concept_words(prompt, spec)
 
 
 def make_unlearned_outputs(run: Run, preset: Preset) -> dict[str, int]:
@@ -151,13 +149,14 @@ def run_demo(run: Run, preset: Preset, log: Callable[[str], None] = print, progr
                 for method, s in (summary.get("per_method") or {}).items():
                     forgetting.append({"concept": spec.name, "judge": judge_name, "method": method, **s})
         atomic_write_json(run.forgetting_path, forgetting)
-        report_html = write_report_html(run, preset, built, judges, forgetting)
+        card = run_scorecard(run, preset, log, progress)
+        report_html = write_report_html(run, preset, built, judges, forgetting, card)
     return DemoReport(run_dir=run.root, report_html=report_html, seconds=time.perf_counter() - start,
-                      judges=judges, forgetting=forgetting)
+                      judges=judges, forgetting=forgetting, scorecard=card)
 
 
 def write_report_html(run: Run, preset: Preset, built: Any, judges: dict[str, dict[str, Any]],
-                      forgetting: list[dict[str, Any]]) -> Path:
+                      forgetting: list[dict[str, Any]], card: dict[str, Any] | None = None) -> Path:
     from dataigm.cards import render
 
     export = built.export
@@ -184,6 +183,7 @@ def write_report_html(run: Run, preset: Preset, built: Any, judges: dict[str, di
         dataset_dir=run.relative(run.dataset_dir),
         preset=preset.name,
         generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+        scorecard=card,
     )
     atomic_write_text(run.report_path, html)
     return run.report_path
@@ -204,3 +204,109 @@ def _curation_rows(curation: Any) -> list[dict[str, Any]]:
         if not step.get("reasons"):
             rows.append({"step": step.get("step"), "reason": "-", "dropped": step.get("dropped", 0)})
     return rows
+
+
+# ----------------------------------------------------------------------------- the scorecard step
+
+# The simulated methods (dataigm.toyworld.simulated), each with the metric that must catch it:
+# (method, what fails, aspect, metric, prompt set). erase_clean must be caught by none.
+SIMULATED_FAILURES = (
+    ("over_erase", "erases the subject and nearby objects too", "preservation", "lpips", None),
+    ("degrade", "damages every image", "preservation", "fid", None),
+    ("word_hide", "only hides the forget prompts' words", "robustness", "forgetting", "synonym"),
+)
+SCORECARD_IMAGES_PER_PROMPT = 3
+SIMULATION_NOTE = ("These methods are SIMULATIONS, not unlearned models: each is toyworld (ORG) behind a prompt "
+                   "rewrite or pixel damage that erases one concept (one simulated model per concept), built to "
+                   "fail in one known way (dataigm.toyworld.simulated). The demo's nudity judge was trained on "
+                   "figures, clothed or not; on over_erase's images, which have no figure at all, it flags: a "
+                   "judge is only as good as the images it was trained on.")
+
+
+def run_scorecard(run: Run, preset: Preset, log: Callable[[str], None] = print,
+                  progress: bool = True) -> dict[str, Any]:
+    """Sample ORG and the simulated methods on the benchmark prompts plus a synonym set, score
+    them, and check that each simulated failure is caught by its own metric."""
+    from dataclasses import replace
+
+    from dataigm.evaluation.models import FeaturesConfig, LpipsConfig
+    from dataigm.evaluation.prompts import alias_swap_prompts, load_prompts, write_prompt_file
+    from dataigm.evaluation.sample import SampleConfig, sample
+    from dataigm.evaluation.scorecard import BootstrapConfig, ClipConfig, ScorecardConfig, scorecard
+    from dataigm.evaluation.tiny_clip import build_tiny_clip
+    from dataigm.toyworld.simulated import SIMULATED_METHODS
+
+    specs = {s.name: s for s in preset.specs}
+    concepts = [s.source_file for s in preset.specs]
+    root = run.sampled_dir
+    t0 = time.perf_counter()
+    log("[scorecard] sample ORG and simulated methods, then score them (dataigm sample / scorecard)")
+    benchmark = load_prompts(str(run.dataset_dir), specs)
+    synonyms = [p for spec in preset.specs for p in alias_swap_prompts(benchmark, spec)]
+    synonym_file = write_prompt_file(run.synonym_prompts_path, synonyms)
+    generation = replace(preset.generation, images_per_prompt=SCORECARD_IMAGES_PER_PROMPT)
+    methods = [("ORG", replace(generation, generator="toyworld"))] + [
+        (m, replace(generation, generator="toyworld-unlearned", model=m)) for m in SIMULATED_METHODS]
+    # One model per concept, as unlearning methods are released: each simulated method erases the
+    # concept it is sampled for, into one folder per method.
+    for method, settings in methods:
+        for concept in concepts:
+            sample(root, SampleConfig(method=method, prompts=[str(run.dataset_dir), str(synonym_file)],
+                                      concepts=[concept], generation=settings), progress=progress)
+    clip = build_tiny_clip(run.models_dir / "tiny-clip")
+    judges = [f"{s.name}={run.judge_dir(s.name)}" for s in preset.specs]
+    judges += [f"{s.name}=nudenet" for s in preset.specs if s.domain == "nsfw"]
+    config = ScorecardConfig(
+        concepts=concepts, judges=judges, title="dataigm demo scorecard (simulated methods)",
+        # Nothing can be downloaded here: random-init metric models, said so in every cell.
+        features=FeaturesConfig(backbone="timm:test_resnet", pretrained=False),
+        lpips=LpipsConfig(random_backbone=True), clip=ClipConfig(model=str(clip)), notes=[SIMULATION_NOTE],
+        # Fewer resamples and KID subsets than the defaults (200; 50 for FID/KID; 50 subsets):
+        # the demo's minute matters more than the last digit of its intervals.
+        bootstrap=BootstrapConfig(resamples=100, set_resamples=20), kid_subsets=10)
+    report = scorecard(root, run.scorecard_dir, config, progress=progress)
+    caught = failures_caught(report.rows, list(specs))
+    log(f"      {len(report.rows)} scorecard rows ({time.perf_counter() - t0:.0f} s); each simulated failure "
+        "against its metric:")
+    for c in caught:
+        log(f"      {c['concept']:<18} {c['method']:<12} {c['metric']:<26} {c['verdict']}")
+    return {"html": run.relative(Run(run.scorecard_dir).scorecard_html), "caught": caught,
+            "note": SIMULATION_NOTE, "methods": [m for m, _ in methods]}
+
+
+def _row(rows: list[dict[str, Any]], concept: str, method: str, aspect: str, metric: str,
+         prompt_set: str | None) -> dict[str, Any] | None:
+    """The scorecard row, of the concept's first (trained) judge where judges apply."""
+    found = [r for r in rows if r["concept"] == concept and r["method"] == method and r["aspect"] == aspect
+             and r["metric"] == metric and (prompt_set is None or r["prompt_set"] == prompt_set)
+             and r["status"] == "ok" and r["judge"] in ("", f"judge:{concept}")]
+    return found[0] if found else None
+
+
+def failures_caught(rows: list[dict[str, Any]], concepts: list[str]) -> list[dict[str, Any]]:
+    """Per concept and simulated failure: is the method's interval entirely worse than the clean
+    eraser's on the metric meant to catch it? And does the clean eraser forget, against ORG?
+    (`clean` is the value of the method it is compared `against`.)"""
+    out = []
+    for concept in concepts:
+        clean = _row(rows, concept, "erase_clean", "forgetting", "forgetting", "forget")
+        org = _row(rows, concept, "ORG", "forgetting", "forgetting", "forget")
+        if clean and org:
+            ok = clean["ci_high"] < org["ci_low"]
+            out.append({"concept": concept, "method": "erase_clean", "failure": "none (erases cleanly)",
+                        "metric": "forgetting", "value": clean["value"], "against": "ORG", "clean": org["value"],
+                        "caught": ok, "verdict": "forgets" if ok else "does not forget"})
+        for method, failure, aspect, metric, prompt_set in SIMULATED_FAILURES:
+            mine = _row(rows, concept, method, aspect, metric, prompt_set)
+            base = _row(rows, concept, "erase_clean", aspect, metric, prompt_set)
+            label = f"{metric} ({prompt_set})" if prompt_set else metric
+            if not mine or not base:
+                out.append({"concept": concept, "method": method, "failure": failure, "metric": label,
+                            "value": None, "against": "erase_clean", "clean": None, "caught": None,
+                            "verdict": f"not measured (no {prompt_set or metric} for this concept)"})
+                continue
+            caught = mine["ci_low"] > base["ci_high"]
+            out.append({"concept": concept, "method": method, "failure": failure, "metric": label,
+                        "value": mine["value"], "against": "erase_clean", "clean": base["value"], "caught": caught,
+                        "verdict": "caught" if caught else "NOT caught"})
+    return out

@@ -150,24 +150,9 @@ def write_image_folder(root: str | Path, methods: dict[str, tuple[int, int]], si
 def build_tiny_clip(folder: str | Path) -> Path:
     """A tiny random CLIP (model + in-repo tokenizer + image processor) saved with save_pretrained,
     so tests load it through the same `from_pretrained(folder)` calls as a real CLIP."""
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+    from dataigm.evaluation.tiny_clip import build_tiny_clip as build
 
-    from dataigm.tiny_vocab import load_tiny_clip_tokenizer, vocab_size
-
-    folder = Path(folder)
-    tok = load_tiny_clip_tokenizer()
-    text = dict(vocab_size=vocab_size(), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                num_attention_heads=2, max_position_embeddings=77, projection_dim=16,
-                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    vision = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                  num_attention_heads=2, projection_dim=16)
-    torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    return build(folder, seed=0)
 
 
 # Trained judges shared by the detector tests: trained once per test process (the demo preset

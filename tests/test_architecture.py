@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("run", ("dataigm.run", "dataigm.store", "dataigm.judge_folder")),
     ("steps", ("dataigm.generators", "dataigm.toyworld", "dataigm.generate", "dataigm.ingest",
                "dataigm.curation", "dataigm.export", "dataigm.contact_sheet", "dataigm.publish",
-               "dataigm.detectors", "dataigm.preset")),
+               "dataigm.detectors", "dataigm.preset", "dataigm.evaluation")),
     ("pipelines", ("dataigm.pipelines",)),
     ("cli", ("dataigm.cli", "dataigm.__main__")),
 ]

@@ -111,21 +111,26 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def test_report_renders_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
+def _render(page: Path, tmp_path: Path, size: str) -> tuple[str, Path]:
+    """The page's DOM and a screenshot, from headless Chromium."""
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing on CI: scripts/test.sh installs it")
         pytest.skip("chromium is not installed (scripts/test.sh installs it)")
-    report = demo / "report.html"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}"]
-    shot = tmp_path / "report.png"
-    subprocess.run([browser, *flags, "--window-size=1200,2400", f"--screenshot={shot}", report.as_uri()],
+    shot = tmp_path / f"{page.stem}.png"
+    subprocess.run([browser, *flags, f"--window-size={size}", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, timeout=120, check=True)
-    dom = subprocess.run([browser, *flags, "--dump-dom", report.as_uri()], capture_output=True, text=True,
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120, check=True).stdout
+    return dom, shot
+
+
+def test_report_renders_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
+    dom, shot = _render(demo / "report.html", tmp_path, "1200,2400")
     for section in ("taxonomy", "dataset", "judges", "forgetting"):
         assert f'<section id="{section}">' in dom
     for heading in ("Taxonomy", "Dataset", "Contact sheets", "Judges", "Forgetting"):
@@ -196,3 +201,49 @@ def test_curation_with_a_trained_judge_folder(demo: Path, cli) -> None:
                if r["step"] == "judge_agreement"]
     assert len(dropped) <= 0.05 * len(church)
     assert all(r["judge_score"] is None for r in kept if r["concept"] != "object_church")
+
+
+def _scorecard_row(rows: list[dict], concept: str, method: str, metric: str, prompt_set: str) -> dict:
+    """The row of the concept's trained demo judge (or of no judge, for model metrics)."""
+    return next(r for r in rows if r["concept"] == concept and r["method"] == method and r["metric"] == metric
+                and r["prompt_set"] == prompt_set and r["judge"] in ("", f"judge:{concept}") and not r["versus"])
+
+
+def test_scorecard_catches_each_simulated_failure_with_its_own_metric(demo: Path) -> None:
+    card = json.loads((demo / "scorecard" / "scorecard.json").read_text())
+    rows = card["rows"]
+    assert all(info["simulation"] for m, info in card["methods"]["nudity"].items() if m != "ORG")
+    for name in IGMU:
+        preserved = "forget" if name in ("nudity", "style_vangogh") else "unrelated"
+        org = _scorecard_row(rows, name, "ORG", "forgetting", "forget")
+        clean = _scorecard_row(rows, name, "erase_clean", "forgetting", "forget")
+        assert clean["ci_high"] < org["ci_low"], name                                   # it forgets
+        for method, metric, prompt_set in (("over_erase", "lpips", preserved), ("degrade", "fid", preserved)):
+            mine = _scorecard_row(rows, name, method, metric, prompt_set)
+            base = _scorecard_row(rows, name, "erase_clean", metric, prompt_set)
+            assert mine["ci_low"] > base["ci_high"], (name, method, metric)
+            assert mine["random_init"]                                                 # and says so
+        if name != "style_vangogh":      # Van Gogh's forget prompts use every alias: no synonym set
+            hidden = _scorecard_row(rows, name, "word_hide", "forgetting", "synonym")
+            base = _scorecard_row(rows, name, "erase_clean", "forgetting", "synonym")
+            assert hidden["aspect"] == "robustness" and hidden["ci_low"] > base["ci_high"], name
+            assert _scorecard_row(rows, name, "word_hide", "forgetting", "forget")["ci_high"] < org["ci_low"]
+
+
+def test_scorecard_report_renders_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
+    report = demo / "scorecard" / "scorecard.html"
+    dom, shot = _render(report, tmp_path, "1300,2600")
+    for section in ("methods", "table", "aspects", "radars", "comparisons", "unavailable"):
+        assert f'<section id="{section}">' in dom
+    assert "These methods are SIMULATIONS" in dom and "random weights" in dom
+    assert dom.count('class="sim">simulation') == 4
+    sources = re.findall(r'<img[^>]+src="([^"]+)"', dom)
+    assert sum(s.startswith("plots/aspect_") for s in sources) == 5             # one plot per aspect
+    assert sum(s.startswith("plots/radar_") for s in sources) == 5              # one radar per method
+    assert all((report.parent / s).is_file() for s in sources)
+    from PIL import Image, ImageStat
+
+    assert ImageStat.Stat(Image.open(shot).convert("L")).stddev[0] > 10
+    main = (demo / "report.html").read_text()
+    assert '<section id="scorecard">' in main and 'href="scorecard/scorecard.html"' in main
+    assert "SIMULATIONS" in main and main.count(">caught<") >= 11

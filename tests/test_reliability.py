@@ -10,6 +10,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -117,11 +118,15 @@ def test_two_processes_on_one_run_second_is_refused(tmp_path):
         while not (run / ".lock").exists() or "pid" not in (run / ".lock").read_text():
             assert time.time() < deadline and first.poll() is None
             time.sleep(0.05)
+        # Freeze the first run while it holds the lock, so the second one surely meets it
+        # (a fast machine could otherwise finish the first run before the second starts).
+        os.kill(first.pid, signal.SIGSTOP)
+        assert first.poll() is None, "first run ended before it could be paused; make the workload bigger"
         second = subprocess.run(cmd + [str(run)], capture_output=True, text=True, timeout=120)
-        assert first.poll() is None, "first run ended before the second started; make the workload bigger"
         assert second.returncode == 2
         assert second.stderr.count("\n") == 1 and f"in use by pid {first.pid}" in second.stderr
     finally:
+        os.kill(first.pid, signal.SIGCONT)
         out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert fingerprint(run) == fingerprint(reference)

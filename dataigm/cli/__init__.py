@@ -31,6 +31,8 @@ COMMANDS = (
     "train",
     "evaluate",
     "judge",
+    "sample",
+    "scorecard",
     "publish",
     "demo",
 )
@@ -48,6 +50,7 @@ _EXTRA_OF_MODULE = {
     "torchmetrics": "train",
     "albumentations": "train",
     "nudenet": "nsfw",
+    "lpips": "eval",
 }
 
 

@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  dataset:  {dataset}  (load_dataset('{dataset}', 'object_church'))")
     print(f"  judges:   {run_folder.judge_dir('<concept>')}  (dataigm.detectors.Judge.from_pretrained(...))")
     print(f"  scores:   {run_folder.scores_dir('<concept>', '<judge>')}/summary.json")
+    if report.scorecard:
+        print(f"  scorecard: {run_folder.root / report.scorecard['html']}  (simulated methods; "
+              f"{sum(bool(c['caught']) for c in report.scorecard['caught'])} checks passed)")
     print("forgetting (share of images still showing the concept):")
     for r in report.forgetting:
         print(f"  {r['concept']:<18} {r['judge']:<8} {r['method']:<12} {r['share']:.3f} "

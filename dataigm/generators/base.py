@@ -30,6 +30,12 @@ class GenerationSettings:
     # tiny: the folder the tiny pipeline is built into (created if missing).
     model: str | None = None
     revision: str | None = None
+    # Component overrides (diffusers and tiny generators): the form most unlearning methods
+    # release, a UNet or text encoder of their own on top of the original pipeline. Each is a
+    # .safetensors file (a state dict in diffusers layout) or a folder saved with save_pretrained
+    # (or a pipeline folder with a unet/ or text_encoder/ subfolder).
+    unet: str | None = None
+    text_encoder: str | None = None
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     device: str = "cpu"       # auto | cpu | cuda | cuda:N (auto: this process's GPU when there is one)
     # A diffusers scheduler class name (e.g. DPMSolverMultistepScheduler); None keeps the model's.
@@ -60,6 +66,10 @@ class GenerationSettings:
         if self.generator == "diffusers" and not self.model:
             raise ValueError("model: required when generator is 'diffusers' (a hub id or a local folder)")
         check_device(self.device)
+        for name in ("unet", "text_encoder"):
+            if getattr(self, name) and self.generator not in ("diffusers", "tiny"):
+                raise ValueError(f"{name}: a component override needs a diffusers pipeline "
+                                 f"(generator 'diffusers' or 'tiny'), not '{self.generator}'")
         for name in ("steps", "height", "width", "batch_size", "images_per_prompt", "shard_size", "writer_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
@@ -95,6 +105,9 @@ GENERATORS: Registry[type[Generator]] = Registry("generator", "dataigm.generator
 GENERATORS.register("toyworld", "dataigm.toyworld:ToyWorldGenerator")
 GENERATORS.register("tiny", "dataigm.generators.tiny:TinyDiffusionGenerator")
 GENERATORS.register("diffusers", "dataigm.generators.diffusers_gen:DiffusersGenerator")
+# Simulated unlearning methods on top of toyworld (the demo's scorecard): generation.model names
+# the simulated failure (dataigm.toyworld.simulated.SIMULATED_METHODS).
+GENERATORS.register("toyworld-unlearned", "dataigm.toyworld.simulated:SimulatedUnlearningGenerator")
 
 
 def make_generator(settings: GenerationSettings, concepts: list["ConceptSpec"]) -> Generator:

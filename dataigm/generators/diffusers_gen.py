@@ -120,6 +120,10 @@ class DiffusersGenerator(Generator):
         except Exception as exc:  # noqa: BLE001 - any load failure is the user's model/revision
             where = f"'{settings.model}'" + (f" at revision '{settings.revision}'" if settings.revision else "")
             raise InputError(f"generation.model: cannot load pipeline {where}: {one_line(exc)}") from exc
+        from dataigm.generators.components import apply_overrides
+
+        self.overrides = apply_overrides(pipe, {"unet": settings.unet, "text_encoder": settings.text_encoder},
+                                         getattr(torch, settings.dtype))
         if settings.scheduler:
             pipe.scheduler = self._make_scheduler(diffusers, settings.scheduler, pipe)
         # Off only when the config says so; otherwise the pipeline keeps its own checker and a
@@ -135,7 +139,8 @@ class DiffusersGenerator(Generator):
         if settings.compile:
             self._compile(pipe, settings.compile_backend)
         self.pipe = pipe
-        self.revision = resolved_revision(self.ref, settings.revision)
+        # An overridden component is part of the model's identity: its file name and digest.
+        self.revision = "; ".join([resolved_revision(self.ref, settings.revision), *self.overrides])
 
     @staticmethod
     def _make_scheduler(diffusers: Any, name: str, pipe: Any) -> Any:

@@ -133,5 +133,6 @@ class TinyDiffusionGenerator(Generator):
 
     def generate(self, prompts: list[str], seeds: list[int]) -> GenerationOutput:
         out = self.inner.generate(prompts, seeds)
-        out.params.update(model_id="dataigm/tiny-sd", model_revision=self.model_revision)
+        out.params.update(model_id="dataigm/tiny-sd",
+                          model_revision="; ".join([self.model_revision, *self.inner.overrides]))
         return out
