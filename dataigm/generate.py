@@ -131,7 +131,7 @@ def format_plan(preset: Preset, specs: list[ConceptSpec], limit: int | None = No
             f"{c['unrelated']:>5} {c['neighbour']:>5} {bench:>5} {n:>7} {_size(n * per_image):>10}"
         )
     lines.append(f"{'total (generated)':<49} {'':>37} {total_images:>7} {_size(total_images * per_image):>10}")
-    for src in preset.ingest:
+    for src in preset.sources:
         lines.append(f"ingest: {src.concept} from {src.source} ({src.source_type}): {', '.join(src.paths)}")
     return "\n".join(lines)
 
@@ -300,7 +300,7 @@ def _generated_row(spec: ConceptSpec, item: WorkItem, image: Any, params: dict[s
         model_id=params.get("model_id"), model_revision=params.get("model_revision"),
         scheduler=params.get("scheduler"), steps=params.get("steps"), guidance=params.get("guidance"),
         height=image.height, width=image.width, dtype=params.get("dtype"), versions=versions,
-        sha256=sha256, path=path, created=created,
+        sha256=sha256, path=path, created=created, labelled_by="prompt",
     )
 
 

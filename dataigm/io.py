@@ -3,6 +3,12 @@
 Everything dataigm writes goes to a temporary name in the same folder and is renamed into
 place, so a crash, a full disk or a kill -9 never leaves a half-written file under its final
 name. A shard is only "finished" once its marker exists, and markers are written last.
+
+Durability is paid once per shard, not once per file: image files are renamed into place
+without an fsync (`durable=False`), and the shard writer calls `fsync_files` on all of them
+(and their folders) before it writes the shard's parquet and marker. A kill -9 loses nothing
+either way (the page cache survives the process); after a power cut a shard without its marker
+is redone, and a shard with its marker has every byte on disk.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from dataigm.errors import InputError, RunLockedError
 
@@ -52,12 +58,36 @@ def _os_error(exc: OSError, path: Path) -> InputError:
     return InputError(f"{path}: cannot write: {reason.get(exc.errno or 0, exc.strerror or str(exc))}")
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
+    """Write `data` under a temp name and rename it onto `path`. With durable=False the fsync
+    is left to the caller (`fsync_files` once for a whole shard)."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
+
+
+def fsync_files(paths: "Iterable[str | os.PathLike[str]]") -> None:
+    """fsync each file, then each folder holding them (so the renames are durable too)."""
+    folders: dict[str, None] = {}
+    for path in paths:
+        _fsync_path(Path(path), os.O_RDONLY)
+        folders[os.path.dirname(os.path.abspath(path))] = None
+    for folder in folders:
+        _fsync_path(Path(folder), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    try:
+        fd = os.open(path, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _os_error(exc, path) from exc
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -68,12 +98,14 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def atomic_write_parquet(table: "Any", path: str | os.PathLike[str]) -> None:
+def atomic_write_parquet(table: "Any", path: str | os.PathLike[str], durable: bool = False) -> None:
     """Write a pyarrow Table to parquet atomically."""
     import pyarrow.parquet as pq
 
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+        if durable:
+            fsync_files([tmp])
 
 
 class RunLock:

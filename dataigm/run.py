@@ -9,7 +9,7 @@ it. The layout (ARCHITECTURE.md, "RUN folder"):
     images/<concept>/...         image files, written once
     shards/<shard>.parquet|.done manifest rows per shard; the marker is written last
     manifest.parquet             the union of finished shards
-    ingest/<source>/rejected.parquet
+    ingest/<source>/rejected.parquet, index.parquet
     curation/                    kept.parquet, dropped.parquet, report.json, caches
     dataset/                     the exported Hugging Face dataset folder (default target)
     judges/<concept>/            judge folders the demo trains
@@ -71,8 +71,16 @@ class Run:
     def concept_snapshot(self, name: str) -> Path:
         return self.concepts_dir / f"{name}.yaml"
 
+    def ingest_dir(self, source: str) -> Path:
+        return self.root / "ingest" / source
+
     def rejected_path(self, source: str) -> Path:
-        return self.root / "ingest" / source / "rejected.parquet"
+        return self.ingest_dir(source) / "rejected.parquet"
+
+    def ingest_index_path(self, source: str) -> Path:
+        """Per ingested source: (file, size, mtime) -> sha256 of its bytes, and decode failures
+        by sha256, so a rerun over unchanged inputs reads and decodes nothing."""
+        return self.ingest_dir(source) / "index.parquet"
 
     def curation_cache(self, name: str) -> Path:
         return self.curation_dir / name
@@ -97,9 +105,13 @@ class Run:
     def generated_image(self, concept: str, shard: str, image_id: str) -> str:
         return f"images/{concept}/{shard}/{image_id}.png"
 
+    def ingested_images_dir(self, concept: str, source: str) -> Path:
+        return self.images_dir / concept / f"ingest-{source}"
+
     def ingested_image(self, concept: str, source: str, sha256: str, extension: str) -> str:
-        # Content-addressed: the same bytes always land on the same name.
-        return f"images/{concept}/ingest-{source}/{sha256[:2]}/{sha256}{extension}"
+        # Content-addressed by the sha256 of the source bytes: the same input always lands on
+        # the same name, with the extension of the format really stored.
+        return self.relative(self.ingested_images_dir(concept, source) / sha256[:2] / f"{sha256}{extension}")
 
     # -- lock and leftovers ------------------------------------------------------------
     def lock(self) -> RunLock:
@@ -112,6 +124,16 @@ class Run:
         removed = 0
         for folder in (self.root, self.shards_dir):
             for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def sweep_ingest_temp_files(self, concept: str, source: str) -> int:
+        """Temp files a killed ingest left among its images and in its ingest folder (call
+        under the lock, before writing)."""
+        removed = 0
+        for folder in (self.ingested_images_dir(concept, source), self.ingest_dir(source)):
+            for tmp in folder.rglob(".*.tmp") if folder.is_dir() else []:
                 tmp.unlink(missing_ok=True)
                 removed += 1
         return removed

@@ -1,4 +1,4 @@
-"""Leak-free train / validation / test splits.
+"""Leak-free train / validation / test splits that honour the splits a source declared.
 
 Rule: images that share a pair (`pair_id`), a prompt (`prompt_id`), a near-duplicate cluster
 (`dup_cluster`) or identical bytes (`sha256`) always land in the same split. Groups are built
@@ -6,18 +6,32 @@ as connected components over those keys, so one cluster that links two pairs mer
 images of their prompts) into one group. A group that holds any benchmark row goes to test:
 benchmark prompts never reach training.
 
-Assignment is deterministic and stratified. Each group gets a stable hash: sha256 of the split
-seed and the smallest row id in the group, so it does not depend on row order. Groups are
-stratified by (concept, dominant label, dominant source); inside a stratum they are sorted by
-hash and placed by systematic sampling with a hash-chosen start: the stratum's rows are laid on a
-circle of circumference 1 in hash order, starting at an offset derived from the seed and the
-stratum, and each group goes to the split whose arc holds the midpoint of its rows. A large
-stratum gets its fractions to within one group; a stratum too small to fill every split is
-still spread over splits with the right probabilities instead of always landing in train.
-Benchmark groups are placed first and count towards the test share of their stratum.
+Declared splits: a row whose source declared its split (`declared_split`, from split folders or
+a split column at ingest) keeps it, and so does its whole group. The splitter assigns only the
+groups with nothing declared. A group whose rows declare different splits (a declared pair split
+across declared splits, or a near duplicate linking a train and a test image), or a benchmark
+group declared train, is a conflict: it is reported with the rows' names and the key that links
+them, never silently fixed (`split.declared: ignore` re-splits everything instead).
+
+Assignment is deterministic and stratified, towards the configured fractions of every cell
+(concept, label, source), counting the rows each group really holds:
+1. declared and benchmark groups are placed first;
+2. groups large enough to move a cell's fractions (over 1% of a cell of 100 rows or more) are
+   placed next, largest first, each into the split where it overflows the remaining targets of
+   its cells least (so a large near-duplicate group goes where it fits, usually train);
+3. the other groups are placed per stratum (concept, dominant label, dominant source) by
+   systematic sampling over what remains: sorted by a stable hash (sha256 of the split seed and
+   the group's smallest id), laid on a circle with a hash-chosen start, each group going to the
+   split whose arc holds the midpoint of its rows. A stratum gets its fractions to within one
+   group; a stratum too small to fill every split is still spread over splits with the right
+   probabilities instead of always landing in train.
+Afterwards every (concept, label) with at least 100 rows is checked: a split more than
+`max_deviation` (2 points) off its fraction is reported as a warning naming the group (or the
+declared rows) that prevents it.
 
 `check_no_leaks` re-derives the rule from the finished assignment and raises a DataigmError that
-names the key and value of the first leak; export runs it every time.
+names the key and value of the first leak (and any row moved off its declared split); export
+runs it every time.
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Literal, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -51,8 +65,14 @@ class SplitConfig:
         default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1}
     )
     seed: int = 0
+    # keep: rows keep the split their source declared (declared_split); ignore: re-split them.
+    declared: Literal["keep", "ignore"] = "keep"
+    # A (concept, label) whose split share is further than this from its fraction is warned about.
+    max_deviation: float = 0.02
 
     def validate(self) -> None:
+        if not 0.0 < self.max_deviation <= 1.0:
+            raise ValueError(f"max_deviation: must be in (0, 1], got {self.max_deviation}")
         names = set(self.fractions)
         if names != set(SPLITS):
             missing = sorted(set(SPLITS) - names)
@@ -172,13 +192,31 @@ def group_rows(rows: Any) -> list[int]:
     return first_row[labels].tolist()
 
 
-def assign_splits(rows: Rows, cfg: SplitConfig | None = None) -> Rows:
+# Cells smaller than this cannot be held to a few points (one row is a point or more).
+MIN_ROWS_CHECKED = 100
+# A group holding more than this share of a checked cell is placed before the others.
+LARGE_GROUP_SHARE = 0.01
+
+
+@dataclass
+class _Group:
+    index: int                      # group index (group_rows)
+    name: str                       # its smallest row id
+    rows: list[int]
+    cells: Counter                  # (concept, label, source) -> rows
+    stratum: tuple[str, str, str]
+    unit: float                     # stable hash in [0, 1)
+    forced: str | None = None
+
+
+def assign_splits(rows: Rows, cfg: SplitConfig | None = None, warnings: list[str] | None = None) -> Rows:
     """Add a `split` column (train / validation / test) to `rows`, leak-free and stratified.
 
     `rows` is a pyarrow Table, a pandas DataFrame or a sequence of dicts; the result has the
     same type and row order. Needed columns: `id`, `concept`, `source` and `label_id` (or
-    `label`); `pair_id`, `prompt_id`, `dup_cluster`, `sha256` and `benchmark` are used when
-    present.
+    `label`); `pair_id`, `prompt_id`, `dup_cluster`, `sha256`, `benchmark` and `declared_split`
+    are used when present. A conflict between declared splits raises DataigmError; splits that
+    cannot get within `cfg.max_deviation` of their fractions are described in `warnings`.
     """
     cfg = cfg or SplitConfig()
     try:
@@ -193,64 +231,176 @@ def assign_splits(rows: Rows, cfg: SplitConfig | None = None) -> Rows:
     if len(set(ids)) != n:
         dup = next(i for i, c in Counter(ids).items() if c > 1)
         raise InputError(f"rows: id '{dup}' appears more than once")
-    labels = _labels(cols, n)
+    labels = [str(v) for v in _labels(cols, n)]
+    cell_of = list(zip((str(c) for c in cols["concept"]), labels, (str(s) for s in cols["source"])))
     benchmark = cols.get("benchmark") or [False] * n
+    declared = _declared(cols, ids, n) if cfg.declared == "keep" else [None] * n
     root = group_rows(rows)
 
     members: dict[int, list[int]] = defaultdict(list)
     for i, r in enumerate(root):
         members[r].append(i)
-
-    # Per group: smallest id (its stable name), size, benchmark flag and stratum.
-    strata: dict[tuple[str, str, str], list[tuple[float, str, int]]] = defaultdict(list)
-    forced: dict[int, str] = {}
+    groups: list[_Group] = []
+    conflicts: list[str] = []
     for r, idx in members.items():
         name = min(ids[i] for i in idx)
-        concept = _dominant(str(cols["concept"][i]) for i in idx)
-        label = _dominant(str(labels[i]) for i in idx)
-        source = _dominant(str(cols["source"][i]) for i in idx)
-        if any(_truthy(benchmark[i]) for i in idx):
-            forced[r] = "test"
-        strata[(concept, label, source)].append((_stable_unit(cfg.seed, name), name, r))
+        mine = [cell_of[i] for i in idx]
+        stratum = (_dominant(c[0] for c in mine), _dominant(c[1] for c in mine), _dominant(c[2] for c in mine))
+        group = _Group(r, name, idx, Counter(mine), stratum, _stable_unit(cfg.seed, name))
+        wanted = {declared[i] for i in idx if declared[i] is not None}
+        bench = any(_truthy(benchmark[i]) for i in idx)
+        if len(wanted) > 1 or (bench and wanted == {"train"}):
+            conflicts.append(_conflict(cols, ids, declared, benchmark, idx))
+            continue
+        group.forced = next(iter(wanted)) if wanted else ("test" if bench else None)
+        groups.append(group)
+    if conflicts:
+        more = f" (and {len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
+        raise DataigmError(f"split conflict: {'; '.join(conflicts[:3])}{more}; drop one of the rows "
+                           "(review file: id,drop) or re-split everything with --set split.declared=ignore")
 
+    totals: Counter = Counter(cell_of)
+    remaining = {cell: {s: cfg.fractions[s] * total for s in SPLITS} for cell, total in totals.items()}
     split_of_group: dict[int, str] = {}
-    for stratum, groups in sorted(strata.items()):
-        groups.sort()
-        sizes = {r: len(members[r]) for _, _, r in groups}
-        for _, _, r in groups:
-            if r in forced:
-                split_of_group[r] = forced[r]
-        free = [r for _, _, r in groups if r not in forced]
-        fracs = _free_fractions(cfg.fractions, sum(sizes.values()),
-                                sum(sizes[r] for r in forced if r in sizes))
-        offset = _stable_unit(cfg.seed, "stratum", *stratum)
-        total = sum(sizes[r] for r in free)
-        done = 0
-        for r in free:
-            mid = (done + sizes[r] / 2) / total
-            split_of_group[r] = _arc((offset + mid) % 1.0, fracs)
-            done += sizes[r]
 
-    return _with_split(rows, [split_of_group[root[i]] for i in range(n)])
+    def place(group: _Group, split: str) -> None:
+        split_of_group[group.index] = split
+        for cell, k in group.cells.items():
+            remaining[cell][split] -= k
+
+    for group in groups:
+        if group.forced is not None:
+            place(group, group.forced)
+    large = [g for g in groups if g.forced is None and _is_large(g, totals)]
+    for group in sorted(large, key=lambda g: (-len(g.rows), g.unit, g.name)):
+        place(group, _least_overflow(group, remaining))
+    by_stratum: dict[tuple[str, str, str], list[_Group]] = defaultdict(list)
+    for group in groups:
+        if group.index not in split_of_group:
+            by_stratum[group.stratum].append(group)
+    for stratum, mine in sorted(by_stratum.items()):
+        mine.sort(key=lambda g: (g.unit, g.name))
+        left = remaining.get(stratum) or {}
+        fracs = _normalised({s: max(0.0, left.get(s, 0.0)) for s in SPLITS}, cfg.fractions)
+        offset = _stable_unit(cfg.seed, "stratum", *stratum)
+        total = sum(len(g.rows) for g in mine)
+        done = 0
+        for group in mine:
+            mid = (done + len(group.rows) / 2) / total
+            split_of_group[group.index] = _arc((offset + mid) % 1.0, fracs)
+            done += len(group.rows)
+
+    splits = [split_of_group[root[i]] for i in range(n)]
+    if warnings is not None:
+        warnings.extend(_deviations(cols, ids, labels, splits, declared, groups, cfg))
+    return _with_split(rows, splits)
+
+
+def _declared(cols: Mapping[str, list[Any]], ids: list[str], n: int) -> list[str | None]:
+    values = cols.get("declared_split") or [None] * n
+    out: list[str | None] = []
+    for rid, v in zip(ids, values):
+        if not _present(v):
+            out.append(None)
+        elif str(v) in SPLITS:
+            out.append(str(v))
+        else:
+            raise InputError(f"rows: row '{rid}' declares split {v!r} (expected one of {', '.join(SPLITS)})")
+    return out
+
+
+def _conflict(cols: Mapping[str, list[Any]], ids: list[str], declared: list[str | None],
+              benchmark: list[Any], idx: list[int]) -> str:
+    """One line naming two rows of a group that cannot share a split, and what links them."""
+    marked = [i for i in idx if declared[i] is not None]
+    a = marked[0]
+    b = next((i for i in marked if declared[i] != declared[a]), None)
+    if b is None:  # a benchmark group declared train
+        b = next(i for i in idx if _truthy(benchmark[i]))
+        return (f"row '{ids[a]}' (declared train) is in one group with benchmark row '{ids[b]}' "
+                f"({_link(cols, a, b, len(idx))}); benchmark prompts never go to train")
+    return (f"rows '{ids[a]}' (declared {declared[a]}) and '{ids[b]}' (declared {declared[b]}) "
+            f"are linked by {_link(cols, a, b, len(idx))}")
+
+
+def _link(cols: Mapping[str, list[Any]], a: int, b: int, size: int) -> str:
+    for key in GROUP_KEYS:
+        values = cols.get(key)
+        if values is not None and _present(values[a]) and str(values[a]) == str(values[b]):
+            return f"{key} '{values[a]}'"
+    return f"a chain of shared pairs, prompts, near-duplicate clusters or bytes (a group of {size} rows)"
+
+
+def _is_large(group: _Group, totals: Mapping[tuple[str, str, str], int]) -> bool:
+    return len(group.rows) > 1 and any(
+        totals[cell] >= MIN_ROWS_CHECKED and k > LARGE_GROUP_SHARE * totals[cell] for cell, k in group.cells.items())
+
+
+def _least_overflow(group: _Group, remaining: Mapping[tuple[str, str, str], Mapping[str, float]]) -> str:
+    """The split where the group's rows overflow its cells' remaining targets least (ties: the
+    most room left, then the split order)."""
+    def cost(split: str) -> tuple[float, float, int]:
+        overflow = sum(max(0.0, k - max(0.0, remaining[c][split])) for c, k in group.cells.items())
+        room = sum(remaining[c][split] for c in group.cells)
+        return (overflow, -room, SPLITS.index(split))
+
+    return min(SPLITS, key=cost)
+
+
+def _normalised(parts: Mapping[str, float], fallback: Mapping[str, float]) -> dict[str, float]:
+    total = sum(parts.values())
+    if total <= 1e-9:
+        return dict(fallback)
+    return {s: parts[s] / total for s in SPLITS}
+
+
+def _deviations(cols: Mapping[str, list[Any]], ids: list[str], labels: list[str], splits: list[str],
+                declared: list[str | None], groups: list[_Group], cfg: SplitConfig) -> list[str]:
+    """Warnings for each (concept, label) of MIN_ROWS_CHECKED rows or more whose split shares
+    miss their fractions by more than cfg.max_deviation, naming what prevents it."""
+    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for c, lab, s in zip(cols["concept"], labels, splits):
+        counts[(str(c), lab)][s] += 1
+    out = []
+    for (concept, label), per in sorted(counts.items()):
+        total = sum(per.values())
+        if total < MIN_ROWS_CHECKED:
+            continue
+        worst = max(SPLITS, key=lambda s: abs(per[s] / total - cfg.fractions[s]))
+        share = per[worst] / total
+        if abs(share - cfg.fractions[worst]) <= cfg.max_deviation:
+            continue
+        out.append(f"split {concept}/{label}: {worst} holds {share:.1%} of {total} rows (target "
+                   f"{cfg.fractions[worst]:.0%}): {_culprit(cols, concept, label, total, declared, groups, cfg)}")
+    return out
+
+
+def _culprit(cols: Mapping[str, list[Any]], concept: str, label: str, total: int,
+             declared: list[str | None], groups: list[_Group], cfg: SplitConfig) -> str:
+    mine = [(sum(k for cell, k in g.cells.items() if cell[:2] == (concept, label)), g) for g in groups]
+    size, biggest = max(mine, key=lambda t: (t[0], t[1].name))
+    if size > cfg.max_deviation * total:
+        links = []
+        for key, word in (("pair_id", "pairs"), ("prompt_id", "prompts"), ("dup_cluster", "near-duplicate clusters")):
+            values = cols.get(key)
+            if values is not None:
+                distinct = {str(values[i]) for i in biggest.rows if _present(values[i])}
+                if len(distinct) > 1:
+                    links.append(f"{len(distinct)} {word}")
+        what = f" linking {', '.join(links)}" if links else ""
+        return (f"the group of '{biggest.name}' holds {size} of these rows{what} and cannot be split"
+                + (f" (declared {biggest.forced})" if biggest.forced else ""))
+    n_declared = sum(1 for g in groups for i in g.rows if declared[i] is not None
+                     and str(cols["concept"][i]) == concept)
+    if n_declared:
+        return f"{n_declared} rows of {concept} keep the split their source declared"
+    return "the groups are too few to reach the fractions"
 
 
 def _dominant(values: Iterable[str]) -> str:
     """Most common value; ties go to the largest value so the choice is order-free."""
     counts = Counter(values)
     return max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
-
-
-def _free_fractions(fractions: Mapping[str, float], n_all: int, n_forced: int) -> dict[str, float]:
-    """Fractions for the non-benchmark rows of a stratum, given that benchmark rows fill test."""
-    n_free = n_all - n_forced
-    if n_free <= 0:
-        return dict(fractions)
-    targets = {s: fractions[s] * n_all for s in SPLITS}
-    targets["test"] = max(0.0, targets["test"] - n_forced)
-    total = sum(targets.values())
-    if total <= 0:
-        return dict(fractions)
-    return {s: targets[s] / total for s in SPLITS}
 
 
 def _arc(position: float, fractions: Mapping[str, float]) -> str:
@@ -263,9 +413,10 @@ def _arc(position: float, fractions: Mapping[str, float]) -> str:
     return next(s for s in reversed(SPLITS) if fractions[s] > 0)
 
 
-def check_no_leaks(rows: Any) -> None:
+def check_no_leaks(rows: Any, declared: bool = True) -> None:
     """Raise DataigmError if a pair, prompt, near-duplicate cluster or file crosses splits,
-    or if a benchmark row is in train. Rows need a `split` column."""
+    if a benchmark row is in train, or (with `declared`) if a row is not in the split its
+    source declared. Rows need a `split` column."""
     cols, n = _columns(rows)
     if "split" not in cols:
         raise DataigmError("split leak check: rows have no 'split' column")
@@ -294,6 +445,9 @@ def check_no_leaks(rows: Any) -> None:
     for i, b in enumerate(cols.get("benchmark") or []):
         if _truthy(b) and split[i] == "train":
             raise DataigmError(f"split leak: benchmark row '{ids[i]}' is in train")
+    for i, d in enumerate(cols.get("declared_split") or [] if declared else []):
+        if _present(d) and d != split[i]:
+            raise DataigmError(f"split leak: row '{ids[i]}' was declared {d} by its source but is in {split[i]}")
 
 
 def split_counts(rows: Any) -> dict[str, dict[str, int]]:

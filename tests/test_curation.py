@@ -193,10 +193,13 @@ def test_judge_agreement_plugin_drop_flag_and_cache(run: Path, mark_judge: MarkJ
             assert row["step"] == "judge_agreement"
             assert row["reason"] == f"judge_disagrees:mark-v1={score:.3f}"
     assert kept["gen-n-a"]["judge_score"] == 0.0 and kept["gen-n-a"]["judge_disagrees"] is False
-    assert report["details"]["judge_agreement"]["nudity"]["disagree"] == 6
+    info = report["details"]["judge_agreement"]["nudity"]
+    # Generated rows carry the prompt's label: by default a disagreement drops them.
+    assert info["disagree"] == 6 and info["dropped"] == 6 and info["prompt_label_action"] == "drop"
+    assert info["by_source_label"]["toyworld/nude"] == {"judged": 3, "disagree": 3, "dropped": 3}
     assert kept["real-x1"]["judge_score"] is None  # other concepts are not judged
 
-    cfg["judge_agreement"]["concepts"]["nudity"].update(action="flag", threshold=0.0)
+    cfg["judge_agreement"]["concepts"]["nudity"].update(action="flag", prompt_label_action="flag", threshold=0.0)
     curate(run, load_dataclass(CurationConfig, cfg, "t"), progress=False)
     kept, dropped, report = _read(run)
     assert scorer.calls == 8  # scores came from RUN/curation/judge_scores.parquet

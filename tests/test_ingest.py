@@ -64,29 +64,40 @@ def test_odd_and_broken_files(tmp_path: Path) -> None:
     assert len(rows) == len(GOOD)
     by_name = {Path(r["origin"]).name: r for r in rows}
     assert set(by_name) == set(GOOD)
+    extension = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
     for name, expect in GOOD.items():
         row = by_name[name]
         stored = run / row["path"]
+        source_bytes = (corpus / name).read_bytes()
+        fmt, normalised = expect["stored"]  # type: ignore[misc]
         assert row["path"].startswith("images/object_church/ingest-crawl/")
+        assert row["path"].endswith(f"{row['source_sha256']}{extension[fmt]}"), name
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == row["sha256"]
+        # Identity is the source bytes; clean images are stored byte for byte, the others say why not.
+        assert row["source_sha256"] == hashlib.sha256(source_bytes).hexdigest()
+        assert row["normalised"] == normalised, name
+        assert (stored.read_bytes() == source_bytes) is (normalised is None), name
         assert (row["source"], row["source_name"], row["licence"]) == ("web", "crawl", "unknown")
         assert (row["label"], row["label_id"], row["concept"]) == ("other", 0, "object_church")
+        assert row["labelled_by"] == "source" and row["origin"] == f"crawl/{name}"
         assert row["prompt"] is None and row["pair_id"] is None
         with Image.open(stored) as im:
-            assert im.format == "PNG" and im.mode == "RGB", name
+            assert im.format == fmt, name
             assert im.size == expect["size"] == (row["width"], row["height"]), name
+            rgb = im.convert("RGB")
             for xy, colour in expect.get("pixels", {}).items():  # type: ignore[union-attr]
-                assert _close(im.getpixel(xy), colour), (name, xy, im.getpixel(xy), colour)
+                assert _close(rgb.getpixel(xy), colour), (name, xy, rgb.getpixel(xy), colour)
     shard = rows[0]["shard"]
     assert shard == "ingest-object_church-crawl-00000"
     assert (run / "shards" / f"{shard}.parquet").exists() and (run / "shards" / f"{shard}.done").exists()
 
-    # Rerun: idempotent, nothing written, nothing duplicated.
-    mtimes = {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.png")}
+    # Rerun: idempotent, nothing read, decoded or written, nothing duplicated.
+    mtimes = {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.*")}
     again = ingest(run, CHURCH, [corpus], "crawl", label="other", source_type="web", progress=False)
     assert again.accepted == 0 and again.already_present == len(GOOD) and again.shards == []
+    assert again.read == 0 and again.decoded == 0 and again.reasons == expected_reasons
     assert len(_manifest(run)) == len(GOOD)
-    assert {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.png")} == mtimes
+    assert {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.*")} == mtimes
     assert len(pq.read_table(run / "ingest" / "crawl" / "rejected.parquet")) == len(BAD)
 
 
@@ -188,7 +199,7 @@ def test_webdataset_and_img2dataset_tars(tmp_path: Path) -> None:
     first = rows["https://laion.example/0.jpg"]
     assert (first["label"], first["licence"], first["source"]) == ("church", "cc-by-sa", "web")
     assert rows["https://laion.example/1.jpg"]["label"] == "other"
-    assert rows[f"{shards / '00001.tar.gz'}#a/x"]["label"] == "church"
+    assert rows["laion/00001.tar.gz#a/x"]["label"] == "church"  # relative to the ingested folder
     rejected = pq.read_table(run / "ingest" / "laion" / "rejected.parquet").to_pylist()
     assert [(r["origin"], r["reason"]) for r in rejected] == [("https://laion.example/2.jpg", "truncated")]
 
