@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("generation", "judge_training", "near_dup", "judge_scoring")
+BENCHMARKS = ("generation", "judge_training", "near_dup", "judge_scoring", "store", "ingest", "splits")
 
 
 def main(argv: list[str] | None = None) -> int:

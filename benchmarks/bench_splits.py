@@ -23,9 +23,9 @@ CONCEPTS = ("nudity", "style_vangogh", "object_church", "object_parachute")
 
 
 def toyworld_like_rows(n: int, seed: int = 0) -> list[dict]:
-    """About n rows: per concept 60% generated pairs (3 images per prompt, every 20th pair a
+    """About n rows: per concept 60% generated pairs (3 images per prompt, every 40th pair a
     benchmark), 40% ingested web and real singletons; near-duplicate clusters of 2-3 images on
-    5% of the generated rows, a heavy tail of small clusters among ingested rows, and in each
+    3% of the generated rows, a heavy tail of small clusters among ingested rows, and in each
     concept one large web cluster (a watermark or stock photo reposted: 8% of the concept)."""
     rng = np.random.default_rng(seed)
     rows: list[dict] = []
@@ -38,7 +38,7 @@ def toyworld_like_rows(n: int, seed: int = 0) -> list[dict]:
                     rid = f"{concept}-{p:06d}-{pset}-{k}"
                     rows.append({"id": rid, "concept": concept, "label_id": label, "source": "generated",
                                  "pair_id": f"{concept}-pair{p}", "prompt_id": f"{concept}-{pset}-{p}",
-                                 "dup_cluster": rid, "sha256": rid, "benchmark": p % 20 == 0})
+                                 "dup_cluster": rid, "sha256": rid, "benchmark": p % 40 == 0})
         generated = np.arange(start, len(rows))
         for source, share in (("web", 0.25), ("real", 0.15)):
             for label in (0, 1):
@@ -55,7 +55,7 @@ def toyworld_like_rows(n: int, seed: int = 0) -> list[dict]:
                 rows[j]["dup_cluster"] = f"{concept}-{name}"
 
         cluster(rng.choice(web_positive, int(0.08 * per_concept), replace=False), "stock-photo")
-        picks = rng.permutation(generated)[: int(0.05 * len(generated))]
+        picks = rng.permutation(generated)[: int(0.03 * len(generated))]
         for k in range(0, len(picks) - 2, 3):
             cluster(picks[k:k + int(rng.integers(2, 4))], f"gen{k}")
         rest = rng.permutation([i for i in ingested if rows[i]["dup_cluster"] == rows[i]["id"]])

@@ -457,17 +457,20 @@ def _write_rejects(path: Path, rejects: list[dict[str, Any]], concept: str, inpu
     """Merge this call's rejects into the source's list: a rerun replaces its own entries (those
     of the same concept and input)."""
     rows: list[dict[str, Any]] = []
+    old: list[dict[str, Any]] | None = None
     if path.exists():
         try:
-            old = pq.read_table(path).to_pylist()
+            old = [{k: r.get(k) for k in REJECTED_COLUMNS} for r in pq.read_table(path).to_pylist()]
         except Exception:  # a damaged reject list is only a report; rebuild it
             old = []
         fresh = {r["origin"] for r in rejects}
         for r in old:
             if r.get("origin") in fresh or (r.get("concept") == concept and r.get("input") in inputs):
                 continue
-            rows.append({k: r.get(k) for k in REJECTED_COLUMNS})
+            rows.append(r)
     rows.extend(rejects)
+    if rows == old:
+        return  # a rerun that found the same rejects
     schema = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
     atomic_write_parquet(pa.Table.from_pylist(rows, schema=schema), path)
 

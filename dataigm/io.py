@@ -6,15 +6,19 @@ name. A shard is only "finished" once its marker exists, and markers are written
 
 Durability is paid once per shard, not once per file: image files are renamed into place
 without an fsync (`durable=False`), and the shard writer calls `fsync_files` on all of them
-(and their folders) before it writes the shard's parquet and marker. A kill -9 loses nothing
-either way (the page cache survives the process); after a power cut a shard without its marker
-is redone, and a shard with its marker has every byte on disk.
+before it writes the shard's parquet and marker. On Linux that is one `syncfs` per file system
+holding them (every file's data and every rename, in one journal commit); elsewhere an fsync
+of each file and folder. A kill -9 loses nothing either way (the page cache survives the
+process); after a power cut a shard without its marker is redone, and a shard with its marker
+has every byte on disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import fcntl
 import json
 import os
@@ -69,14 +73,54 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool 
                 os.fsync(fh.fileno())
 
 
+# Up to this many files, fsync them one by one; beyond, one syncfs is cheaper.
+FSYNC_EACH_MAX = 4
+
+
 def fsync_files(paths: "Iterable[str | os.PathLike[str]]") -> None:
-    """fsync each file, then each folder holding them (so the renames are durable too)."""
+    """Make the files (and their renames) durable: for many files, one syncfs per file system
+    (Linux); else an fsync of each file, then of each folder holding them."""
     folders: dict[str, None] = {}
-    for path in paths:
-        _fsync_path(Path(path), os.O_RDONLY)
+    files = [Path(p) for p in paths]
+    for path in files:
         folders[os.path.dirname(os.path.abspath(path))] = None
+    syncfs = _syncfs() if len(files) > FSYNC_EACH_MAX else None
+    if syncfs is not None:
+        devices: dict[int, str] = {}
+        for folder in folders:
+            try:
+                devices.setdefault(os.stat(folder).st_dev, folder)
+            except OSError as exc:
+                raise _os_error(exc, Path(folder)) from exc
+        for folder in devices.values():
+            _sync_filesystem(syncfs, Path(folder))
+        return
+    for path in files:
+        _fsync_path(path, os.O_RDONLY)
     for folder in folders:
         _fsync_path(Path(folder), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+@functools.lru_cache(maxsize=1)
+def _syncfs() -> Any:
+    """libc's syncfs(fd) (Linux), or None where there is none."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+def _sync_filesystem(syncfs: Any, folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            if syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _os_error(exc, folder) from exc
 
 
 def _fsync_path(path: Path, flags: int) -> None:

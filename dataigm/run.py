@@ -209,8 +209,10 @@ class Run:
         its concepts even when their files move), unless it is already there."""
         snapshot = self.concept_snapshot(spec.name)
         if Path(spec.source_file).resolve() != snapshot.resolve():
-            snapshot.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(snapshot, Path(spec.source_file).read_bytes())
+            data = Path(spec.source_file).read_bytes()
+            if not snapshot.is_file() or snapshot.read_bytes() != data:
+                snapshot.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(snapshot, data)
         return snapshot
 
     def require_folder(self) -> None:

@@ -206,7 +206,8 @@ class _Group:
     cells: Counter                  # (concept, label, source) -> rows
     stratum: tuple[str, str, str]
     unit: float                     # stable hash in [0, 1)
-    forced: str | None = None
+    forced: str | None = None       # a split fixed by a declared split or a benchmark row
+    forced_by: str = ""             # "declared" or "benchmark"
 
 
 def assign_splits(rows: Rows, cfg: SplitConfig | None = None, warnings: list[str] | None = None) -> Rows:
@@ -253,6 +254,7 @@ def assign_splits(rows: Rows, cfg: SplitConfig | None = None, warnings: list[str
             conflicts.append(_conflict(cols, ids, declared, benchmark, idx))
             continue
         group.forced = next(iter(wanted)) if wanted else ("test" if bench else None)
+        group.forced_by = "declared" if wanted else ("benchmark" if bench else "")
         groups.append(group)
     if conflicts:
         more = f" (and {len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
@@ -292,7 +294,7 @@ def assign_splits(rows: Rows, cfg: SplitConfig | None = None, warnings: list[str
 
     splits = [split_of_group[root[i]] for i in range(n)]
     if warnings is not None:
-        warnings.extend(_deviations(cols, ids, labels, splits, declared, groups, cfg))
+        warnings.extend(_deviations(cols, labels, splits, groups, cfg))
     return _with_split(rows, splits)
 
 
@@ -354,8 +356,8 @@ def _normalised(parts: Mapping[str, float], fallback: Mapping[str, float]) -> di
     return {s: parts[s] / total for s in SPLITS}
 
 
-def _deviations(cols: Mapping[str, list[Any]], ids: list[str], labels: list[str], splits: list[str],
-                declared: list[str | None], groups: list[_Group], cfg: SplitConfig) -> list[str]:
+def _deviations(cols: Mapping[str, list[Any]], labels: list[str], splits: list[str], groups: list[_Group],
+                cfg: SplitConfig) -> list[str]:
     """Warnings for each (concept, label) of MIN_ROWS_CHECKED rows or more whose split shares
     miss their fractions by more than cfg.max_deviation, naming what prevents it."""
     counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -371,13 +373,23 @@ def _deviations(cols: Mapping[str, list[Any]], ids: list[str], labels: list[str]
         if abs(share - cfg.fractions[worst]) <= cfg.max_deviation:
             continue
         out.append(f"split {concept}/{label}: {worst} holds {share:.1%} of {total} rows (target "
-                   f"{cfg.fractions[worst]:.0%}): {_culprit(cols, concept, label, total, declared, groups, cfg)}")
+                   f"{cfg.fractions[worst]:.0%}): {_culprit(cols, concept, label, worst, total, groups, cfg)}")
     return out
 
 
-def _culprit(cols: Mapping[str, list[Any]], concept: str, label: str, total: int,
-             declared: list[str | None], groups: list[_Group], cfg: SplitConfig) -> str:
+def _culprit(cols: Mapping[str, list[Any]], concept: str, label: str, worst: str, total: int,
+             groups: list[_Group], cfg: SplitConfig) -> str:
+    """What keeps a (concept, label) off its fractions: rows fixed to the split (benchmark or
+    declared), else the largest group."""
     mine = [(sum(k for cell, k in g.cells.items() if cell[:2] == (concept, label)), g) for g in groups]
+    fixed: Counter = Counter()
+    for size, g in mine:
+        if g.forced == worst:
+            fixed[g.forced_by] += size
+    if sum(fixed.values()) / total > cfg.fractions[worst] + cfg.max_deviation:
+        why = {"benchmark": "hold a benchmark prompt or share a group with one (benchmark prompts never leave test)",
+               "declared": "keep the split their source declared"}
+        return "; ".join(f"{n} of these rows {why[by]}" for by, n in sorted(fixed.items()))
     size, biggest = max(mine, key=lambda t: (t[0], t[1].name))
     if size > cfg.max_deviation * total:
         links = []
@@ -389,11 +401,9 @@ def _culprit(cols: Mapping[str, list[Any]], concept: str, label: str, total: int
                     links.append(f"{len(distinct)} {word}")
         what = f" linking {', '.join(links)}" if links else ""
         return (f"the group of '{biggest.name}' holds {size} of these rows{what} and cannot be split"
-                + (f" (declared {biggest.forced})" if biggest.forced else ""))
-    n_declared = sum(1 for g in groups for i in g.rows if declared[i] is not None
-                     and str(cols["concept"][i]) == concept)
-    if n_declared:
-        return f"{n_declared} rows of {concept} keep the split their source declared"
+                + (f" (fixed to {biggest.forced}: {biggest.forced_by})" if biggest.forced else ""))
+    if sum(fixed.values()):
+        return f"{sum(fixed.values())} of these rows are fixed to {worst} (benchmark or declared splits)"
     return "the groups are too few to reach the fractions"
 
 

@@ -8,10 +8,10 @@ shard from scratch (its images are rewritten atomically, byte-identical), and re
 RUN/manifest.parquet from the finished shards only, so the manifest never has a duplicate or
 a missing row.
 
-Durability costs one fsync pass per shard, not one per image: image files are renamed into
-place unsynced, and `ShardWriter.finish` syncs them all (and their folders), then writes the
-parquet (synced) and only then the marker. Measured on the 2-core machine, fsync per image was
-half of `generate`'s time (benchmarks/bench_store.py).
+Durability costs one sync per shard, not one fsync per image: image files are renamed into
+place unsynced, and `ShardWriter.finish` makes them all durable at once (dataigm.io.fsync_files:
+one syncfs on Linux), then writes the parquet (synced) and only then the marker. fsync per
+image was half of `generate`'s time on the 2-core machine (benchmarks/bench_store.py).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ components are exactly those of the full pair graph; memory stays linear in the 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -145,14 +145,15 @@ def _faiss_range(codes: np.ndarray, radius: int, multihash: tuple[int, int, int]
     return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
 
 
-def _mih_pairs(codes: np.ndarray, radius: int) -> np.ndarray:
+def _block_keys(codes: np.ndarray, radius: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per block of the code: (sorted keys, item of each key), where each item emits its block
+    and the block's one-bit variants, so items that share a key are candidates."""
     n = codes.shape[0]
     if n >= 2**32:
         raise ValueError("at most 2**32 - 1 codes per search")
     m = blocks_for_radius(radius)
     widths = [HASH_BITS // m + (1 if i < HASH_BITS % m else 0) for i in range(m)]
     ids = np.arange(n, dtype=np.uint64)
-    found: list[np.ndarray] = []
     offset = 0
     low32 = np.uint64(0xFFFFFFFF)
     for width in widths:
@@ -169,6 +170,12 @@ def _mih_pairs(codes: np.ndarray, radius: int) -> np.ndarray:
         keys = packed >> np.uint64(32)
         members = (packed & low32).view(np.int64)  # ids < 2**32: same bits as int64
         del packed
+        yield keys, members
+
+
+def _mih_pairs(codes: np.ndarray, radius: int) -> np.ndarray:
+    found: list[np.ndarray] = []
+    for keys, members in _block_keys(codes, radius):
         found.extend(_pairs_in_runs(keys, members, codes, radius))
     return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
 
@@ -240,26 +247,8 @@ def near_clusters(codes: np.ndarray, radius: int, method: Method = "auto") -> tu
 
 def _mih_links(codes: np.ndarray, radius: int) -> np.ndarray:
     """Links (verified pairs) whose connected components are those of all near pairs."""
-    n = codes.shape[0]
-    if n >= 2**32:
-        raise ValueError("at most 2**32 - 1 codes per search")
-    m = blocks_for_radius(radius)
-    widths = [HASH_BITS // m + (1 if i < HASH_BITS % m else 0) for i in range(m)]
-    ids = np.arange(n, dtype=np.uint64)
     found: list[np.ndarray] = []
-    offset = 0
-    low32 = np.uint64(0xFFFFFFFF)
-    for width in widths:
-        block = (codes >> np.uint64(offset)) & np.uint64((1 << width) - 1)
-        offset += width
-        base = (block << np.uint64(32)) | ids
-        flips = np.zeros(width + 1, dtype=np.uint64)
-        flips[1:] = np.uint64(1) << (np.arange(width, dtype=np.uint64) + np.uint64(32))
-        packed = (base[None, :] ^ flips[:, None]).ravel()
-        packed.sort()
-        keys = packed >> np.uint64(32)
-        members = (packed & low32).view(np.int64)
-        del packed
+    for keys, members in _block_keys(codes, radius):
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         lengths = np.diff(np.r_[starts, keys.shape[0]])
         run_len = np.repeat(lengths, lengths)
