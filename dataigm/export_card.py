@@ -57,7 +57,7 @@ PROVENANCE: tuple[tuple[str, str, str], ...] = (
     ("sha256", "string", "sha256 of the image bytes in this dataset"),
     ("source_sha256", "string", "sha256 of the image bytes as ingested (equal to sha256 unless normalised)"),
     ("normalised", "string", "why an ingested image was re-encoded (cmyk, exif_orientation, alpha, ...); empty: the source bytes"),
-    ("labelled_by", "string", "who set the label: source (the data set's people) or prompt (the prompt dataigm generated it for)"),
+    ("labelled_by", "string", "who set the label: source (the data set's own label, set by people) or prompt (the prompt dataigm generated the image for)"),
     ("licence", "string", "licence of the image"),
     ("licence_url", "string", "link to the licence text"),
     ("origin", "string", "where an ingested image came from: its path inside the source, or its own URL"),
@@ -302,6 +302,7 @@ def dataset_card_text(*, run: Run, specs: Sequence[ConceptSpec], rows: Sequence[
             "gated": spec.is_gated,
             "licences": sorted({s["licence"] for s in sources if s["config"] == spec.name}),
             "split_rows": [per[s]["rows"] if s in per else 0 for s in SPLITS],
+            "splits": [s for s in SPLITS if s in per],
             "table": table,
             "contact_sheet": contact_sheets.get(spec.name, {}),
         })

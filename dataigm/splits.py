@@ -13,15 +13,16 @@ across declared splits, or a near duplicate linking a train and a test image), o
 group declared train, is a conflict: it is reported with the rows' names and the key that links
 them, never silently fixed (`split.declared: ignore` re-splits everything instead).
 
-Assignment is deterministic and stratified, towards the configured fractions of every cell
-(concept, label, source), counting the rows each group really holds:
+Assignment is deterministic and stratified. Groups are stratified by (concept, dominant label,
+dominant source); each stratum aims at the configured fractions of its own rows:
 1. declared and benchmark groups are placed first;
-2. groups large enough to move a cell's fractions (over 1% of a cell of 100 rows or more) are
-   placed next, largest first, each into the split where it overflows the remaining targets of
-   its cells least (so a large near-duplicate group goes where it fits, usually train);
-3. the other groups are placed per stratum (concept, dominant label, dominant source) by
-   systematic sampling over what remains: sorted by a stable hash (sha256 of the split seed and
-   the group's smallest id), laid on a circle with a hash-chosen start, each group going to the
+2. groups large enough to move a cell's fractions (20 rows or more, and over 1% of a
+   (concept, label, source) cell of 1,000 rows or more) are placed next, largest first, each into
+   the split where it overflows its stratum's remaining targets least (so a large
+   near-duplicate group goes where it fits, usually train);
+3. the other groups are placed by systematic sampling over what remains: sorted by a stable
+   hash (sha256 of the split seed and the group's smallest id), laid on a circle with a
+   hash-chosen start, each group going to the
    split whose arc holds the midpoint of its rows. A stratum gets its fractions to within one
    group; a stratum too small to fill every split is still spread over splits with the right
    probabilities instead of always landing in train.
@@ -194,8 +195,14 @@ def group_rows(rows: Any) -> list[int]:
 
 # Cells smaller than this cannot be held to a few points (one row is a point or more).
 MIN_ROWS_CHECKED = 100
-# A group holding more than this share of a checked cell is placed before the others.
+# A group is placed before the others when it holds more than this share of one of its cells
+# (systematic sampling keeps a cell within one group of its target, so smaller groups cannot
+# move it further), at least LARGE_GROUP_MIN_ROWS rows, in a cell of LARGE_GROUP_MIN_CELL rows
+# or more. Smaller data sets cannot be held to a few points anyway, and there every group is
+# sampled alike, so each prompt set (forget, unrelated, neighbour) spreads over the splits.
 LARGE_GROUP_SHARE = 0.01
+LARGE_GROUP_MIN_ROWS = 20
+LARGE_GROUP_MIN_CELL = 1000
 
 
 @dataclass
@@ -261,29 +268,31 @@ def assign_splits(rows: Rows, cfg: SplitConfig | None = None, warnings: list[str
         raise DataigmError(f"split conflict: {'; '.join(conflicts[:3])}{more}; drop one of the rows "
                            "(review file: id,drop) or re-split everything with --set split.declared=ignore")
 
-    totals: Counter = Counter(cell_of)
-    remaining = {cell: {s: cfg.fractions[s] * total for s in SPLITS} for cell, total in totals.items()}
+    # Targets per stratum, from the rows of the groups in it (so each prompt set, source and
+    # label spreads over the splits by itself); fixed and large groups use them up first.
+    by_stratum: dict[tuple[str, str, str], list[_Group]] = defaultdict(list)
+    for group in groups:
+        by_stratum[group.stratum].append(group)
+    remaining = {stratum: {s: cfg.fractions[s] * sum(len(g.rows) for g in mine) for s in SPLITS}
+                 for stratum, mine in by_stratum.items()}
     split_of_group: dict[int, str] = {}
 
     def place(group: _Group, split: str) -> None:
         split_of_group[group.index] = split
-        for cell, k in group.cells.items():
-            remaining[cell][split] -= k
+        remaining[group.stratum][split] -= len(group.rows)
 
     for group in groups:
         if group.forced is not None:
             place(group, group.forced)
+    totals: Counter = Counter(cell_of)
     large = [g for g in groups if g.forced is None and _is_large(g, totals)]
     for group in sorted(large, key=lambda g: (-len(g.rows), g.unit, g.name)):
-        place(group, _least_overflow(group, remaining))
-    by_stratum: dict[tuple[str, str, str], list[_Group]] = defaultdict(list)
-    for group in groups:
-        if group.index not in split_of_group:
-            by_stratum[group.stratum].append(group)
+        place(group, _least_overflow(len(group.rows), remaining[group.stratum]))
     for stratum, mine in sorted(by_stratum.items()):
-        mine.sort(key=lambda g: (g.unit, g.name))
-        left = remaining.get(stratum) or {}
-        fracs = _normalised({s: max(0.0, left.get(s, 0.0)) for s in SPLITS}, cfg.fractions)
+        mine = sorted((g for g in mine if g.index not in split_of_group), key=lambda g: (g.unit, g.name))
+        if not mine:
+            continue
+        fracs = _normalised({s: max(0.0, remaining[stratum][s]) for s in SPLITS}, cfg.fractions)
         offset = _stable_unit(cfg.seed, "stratum", *stratum)
         total = sum(len(g.rows) for g in mine)
         done = 0
@@ -334,19 +343,14 @@ def _link(cols: Mapping[str, list[Any]], a: int, b: int, size: int) -> str:
 
 
 def _is_large(group: _Group, totals: Mapping[tuple[str, str, str], int]) -> bool:
-    return len(group.rows) > 1 and any(
-        totals[cell] >= MIN_ROWS_CHECKED and k > LARGE_GROUP_SHARE * totals[cell] for cell, k in group.cells.items())
+    return len(group.rows) >= LARGE_GROUP_MIN_ROWS and any(
+        totals[cell] >= LARGE_GROUP_MIN_CELL and k > LARGE_GROUP_SHARE * totals[cell] for cell, k in group.cells.items())
 
 
-def _least_overflow(group: _Group, remaining: Mapping[tuple[str, str, str], Mapping[str, float]]) -> str:
-    """The split where the group's rows overflow its cells' remaining targets least (ties: the
-    most room left, then the split order)."""
-    def cost(split: str) -> tuple[float, float, int]:
-        overflow = sum(max(0.0, k - max(0.0, remaining[c][split])) for c, k in group.cells.items())
-        room = sum(remaining[c][split] for c in group.cells)
-        return (overflow, -room, SPLITS.index(split))
-
-    return min(SPLITS, key=cost)
+def _least_overflow(size: int, remaining: Mapping[str, float]) -> str:
+    """The split where `size` rows overflow the remaining target least (ties: the most room
+    left, then the split order)."""
+    return min(SPLITS, key=lambda s: (max(0.0, size - max(0.0, remaining[s])), -remaining[s], SPLITS.index(s)))
 
 
 def _normalised(parts: Mapping[str, float], fallback: Mapping[str, float]) -> dict[str, float]:

@@ -258,7 +258,7 @@ def test_conflicting_declared_splits_are_reported_with_names(case):
 def test_splits_within_2_points_per_config_and_label_despite_a_large_group():
     from benchmarks.bench_splits import toyworld_like_rows, worst_deviation
 
-    rows = toyworld_like_rows(12_000)  # 3,000 rows per concept; one web cluster of 8% each
+    rows = toyworld_like_rows(40_000)  # 10,000 rows per concept; one web cluster of 8% each
     warnings: list[str] = []
     out = assign_splits(rows, SplitConfig(), warnings)
     worst, where = worst_deviation(out, SplitConfig().fractions)
