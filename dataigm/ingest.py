@@ -167,7 +167,7 @@ class IngestReport:
     rejected: int = 0
     skipped: int = 0            # sidecar / metadata files, hidden files
     read: int = 0               # files whose bytes were read (a rerun over unchanged files reads none)
-    decoded: int = 0            # images decoded (a rerun over unchanged files decodes none)
+    decoded: int = 0            # images decoded or refused from their header (a rerun over unchanged files: none)
     reasons: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)     # accepted per source name

@@ -240,9 +240,7 @@ class JudgeAgreement(Step):
             disagree = np.where(present, s < cfg.threshold - cfg.margin, s >= cfg.threshold + cfg.margin)
             flags.loc[sub.index] = disagree
             # Human labels are flagged unless the config says drop; prompt labels follow their own action.
-            by = np.array([labelled_by(r) for r in sub[["labelled_by", "source"]].to_dict("records")]
-                          if "labelled_by" in sub else ["prompt" if v == "generated" else "source"
-                                                        for v in sub["source"]])
+            by = np.array([labelled_by(r) for r in sub[["labelled_by", "source"]].to_dict("records")])
             action = np.where(by == "prompt", cfg.prompt_label_action, cfg.action)
             dropping = disagree & (action == "drop")
             ids += list(sub.index[dropping])
