@@ -94,7 +94,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 _CLUSTER_CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from dataigm.curation.near_dup import cluster_labels, near_clusters, near_pairs
 n, k, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -106,7 +106,14 @@ for i in range(1, k):
     for b in rng.choice(64, int(flips[i]), replace=False):
         c ^= 1 << int(b)
     codes[i] = np.uint64(c)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])  # kB
+    raise KeyError(key)
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # reset the peak (VmHWM) to the current resident size: count only what follows
+before = status("VmRSS")
 start = time.perf_counter()
 if how == "clusters":
     labels, links = near_clusters(codes, 8)
@@ -114,7 +121,7 @@ else:
     pairs = near_pairs(codes, 8)
     labels, links = cluster_labels(n, pairs), len(pairs)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status("VmHWM")
 print(json.dumps({"peak_mb": round((peak - before) / 1024, 1), "seconds": round(seconds, 2),
                   "largest": int(np.bincount(labels).max()), "links": int(links)}))
 """
