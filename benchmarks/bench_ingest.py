@@ -18,23 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 
 def _photo(seed: int, size: int = 256) -> bytes:
-    rng = np.random.default_rng(seed)
-    a, b = rng.integers(0, 255, 3), rng.integers(0, 255, 3)
-    t = np.linspace(0, 1, size)[None, :, None]
-    arr = (a * (1 - t) + b * t) * np.ones((size, size, 1)) + rng.normal(0, 12, (size, size, 3))
-    im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(im)
-    for _ in range(10):
-        x, y = (int(v) for v in rng.integers(0, size, 2))
-        s = int(rng.integers(size // 16, size // 3))
-        draw.ellipse([x, y, x + s, y + s], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+    """A photo-like JPEG (gradient, noise, shapes), as the curation tests draw them."""
+    from tests.curation_fixtures import scene
+
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=90)
+    scene(seed, size).save(buf, "JPEG", quality=90)
     return buf.getvalue()
 
 
