@@ -178,8 +178,10 @@ def licence_header(sources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if len(licences) == 1 and licences[0].lower() in HUB_LICENCES:
         return {"license": licences[0].lower(), **({"license_link": urls[0]} if len(urls) == 1 else {})}
     if len(licences) == 1:
-        slug = re.sub(r"[^a-z0-9.]+", "-", licences[0].lower()).strip("-") or "other"
         link = urls[0] if len(urls) == 1 else f"README.md#{SOURCES_ANCHOR}"
+        slug = re.sub(r"[^a-z0-9.]+", "-", licences[0].lower()).strip("-")
+        if slug in ("", "other"):  # no licence named at all: the table says what is known
+            return {"license": "other", "license_link": link}
         return {"license": "other", "license_name": slug, "license_link": link}
     return {"license": "other", "license_name": "per-source", "license_link": f"README.md#{SOURCES_ANCHOR}"}
 

@@ -362,19 +362,19 @@ class _Work:
         finally:
             self.report.decoded += 1
         self.seen_now[sha] = (item.origin, item.label)
-        ext = decoded.kept_extension
-        stored = data if ext is not None else encode_png(decoded.image)
-        if ext is None:
-            ext = ".png"
+        ext, stored, stored_sha = decoded.kept_extension, data, sha
+        if ext is None:  # needs normalising: re-encoded once, and the row says why
+            ext, stored = ".png", encode_png(decoded.image)
+            stored_sha = sha256_bytes(stored)
             for why in str(decoded.normalise).split(","):
                 self.normalised[why] += 1
-        self.writer.add(self._row(item, sha, sha256_bytes(stored), ext, decoded), self._bytes_to_write(
-            self.run.ingested_image(self.spec.name, self.source.source, sha, ext), stored))
+        rel = self.run.ingested_image(self.spec.name, self.source.source, sha, ext)
+        self.writer.add(self._row(item, sha, stored_sha, rel, decoded), self._bytes_to_write(rel, stored, stored_sha))
         if len(self.writer) >= self.source.shard_size:
             self._next_shard()
         return None
 
-    def _row(self, item: Item, source_sha: str, stored_sha: str, ext: str, decoded: Any) -> ManifestRow:
+    def _row(self, item: Item, source_sha: str, stored_sha: str, rel: str, decoded: Any) -> ManifestRow:
         prov = self.source.provenance(self.source.rule_for(item.names))
         width, height = decoded.image.size
         licence, licence_url = prov.licence, prov.licence_url
@@ -394,19 +394,19 @@ class _Work:
             source_name=prov.source_name, generator=prov.generator, model_id=prov.model_id,
             pair_id=f"{self.source.source}:{item.pair_key}" if item.pair_key is not None else None,
             height=height, width=width, versions=self.versions, sha256=stored_sha,
-            path=self.run.ingested_image(self.spec.name, self.source.source, source_sha, ext),
+            path=rel,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             licence=licence, licence_url=licence_url, origin=item.origin, origin_url=prov.origin_url,
             labelled_by="source", source_sha256=source_sha, normalised=decoded.normalise,
             declared_split=item.declared_split,
         )
 
-    def _bytes_to_write(self, rel: str, stored: bytes) -> bytes | None:
+    def _bytes_to_write(self, rel: str, stored: bytes, stored_sha: str) -> bytes | None:
         """None when the content-addressed file is already there with these bytes (a shard of
         an interrupted run wrote it); else the bytes to write."""
         path = self.run.file(rel)
         try:
-            if path.stat().st_size == len(stored) and sha256_bytes(path.read_bytes()) == sha256_bytes(stored):
+            if path.stat().st_size == len(stored) and sha256_bytes(path.read_bytes()) == stored_sha:
                 return None
         except OSError:
             pass  # not there (the usual case): write it

@@ -135,7 +135,7 @@ def plan_inputs(paths: list[Path], spec: ConceptSpec, options: Options) -> list[
             planned.append((display(str(root)), loose))
             every_loose += loose
     # Pairing needs every loose file's stem and label before the first one is read.
-    pairs = _stem_pairs(every_loose) if options.pair_by == "stem" else {}
+    pairs = _stem_pairs(every_loose) if options.pair_by == "stem" else set()
     inputs = []
     for entry in planned:
         if isinstance(entry, Input):
@@ -206,16 +206,16 @@ def _folder_label(path: Path, spec: ConceptSpec, label: str | None) -> str:
     return found
 
 
-def _stem_pairs(loose: list[tuple[Path, Path, str | None]]) -> dict[str, str]:
+def _stem_pairs(loose: list[tuple[Path, Path, str | None]]) -> set[str]:
     """Stems found under two or more labels: each such stem is one pair (--pair-by stem)."""
     labels: dict[str, set[str]] = defaultdict(set)
     for f, _, lab in loose:
         if lab is not None:
             labels[display(f.stem)].add(lab)
-    return {stem: stem for stem, labs in labels.items() if len(labs) > 1}
+    return {stem for stem, labs in labels.items() if len(labs) > 1}
 
 
-def _file_items(files: list[tuple[Path, Path, str | None]], pairs: dict[str, str],
+def _file_items(files: list[tuple[Path, Path, str | None]], pairs: set[str],
                 options: Options) -> Iterator[Item | Skip]:
     for path, base, lab in files:
         origin = relative(path, base)
@@ -231,7 +231,7 @@ def _file_items(files: list[tuple[Path, Path, str | None]], pairs: dict[str, str
         yield Item(origin, (origin.split("/", 1)[-1], display(path.name)), lab, None,
                    lambda p=path: p.read_bytes(),
                    declared_split=split_of_folders(parts) if options.keep_split else None,
-                   pair_key=pairs.get(display(path.stem)), stat=stat)
+                   pair_key=display(path.stem) if display(path.stem) in pairs else None, stat=stat)
 
 
 def _label_value(value: Any, spec: ConceptSpec, names: list[str] | None) -> str | None:

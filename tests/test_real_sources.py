@@ -262,3 +262,18 @@ def test_declared_pair_across_declared_splits_is_reported_with_names(tmp_path):
     report = export_dataset(run, tmp_path / "dataset", ExportConfig(contact_sheets=False,
                             split=SplitConfig(declared="ignore")), progress=False)
     assert sum(report.counts["nudity"].values()) == 3
+
+
+def test_card_licence_header_follows_the_sources_licences():
+    from dataigm.export_card import licence_header
+
+    def src(licence, url=""):
+        return {"licence": licence, "licence_url": url}
+
+    assert licence_header([src("CC-BY-4.0", "https://cc.org/by4")]) == {"license": "cc-by-4.0",
+                                                                          "license_link": "https://cc.org/by4"}
+    assert licence_header([src("LAION terms", "https://laion.ai/terms")]) == {
+        "license": "other", "license_name": "laion-terms", "license_link": "https://laion.ai/terms"}
+    assert licence_header([src("other")]) == {"license": "other", "license_link": "README.md#sources-and-licences"}
+    assert licence_header([src("cc-by-4.0"), src("creativeml-openrail-m")]) == {
+        "license": "other", "license_name": "per-source", "license_link": "README.md#sources-and-licences"}
