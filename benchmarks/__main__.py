@@ -16,7 +16,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("generation", "judge_training", "near_dup", "judge_scoring", "gpu")
+BENCHMARKS = ("generation", "judge_training", "near_dup", "judge_scoring", "store", "ingest", "splits", "gpu")
 
 
 def main(argv: list[str] | None = None) -> int:

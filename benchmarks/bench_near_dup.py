@@ -7,7 +7,12 @@ both measured in this run):
     must be identical (`same_pairs`);
   * near_dup_faiss_multihash@N: faiss.IndexBinaryMultiHash range search at N for reference;
   * near_dup_scaling: indexed search alone at growing N (synthetic 64-bit hashes, 1% planted
-    near-duplicates), with seconds per size and the log-log slope between sizes.
+    near-duplicates), with seconds per size and the log-log slope between sizes;
+  * near_dup_cluster_memory@N/k: peak memory of finding the near-duplicate clusters of N codes
+    that hold one near-identical cluster of k (the k codes within 3 bits of one centre, as a
+    reposted stock photo or watermark gives), each measured in its own process: curation's
+    `near_clusters` at k = 10,000 in 100,000, against the pair search it replaced
+    (`near_pairs` + components) at a k that one still fits in memory.
 """
 
 from __future__ import annotations
@@ -83,7 +88,66 @@ def run(quick: bool = False) -> list[dict]:
               for i in range(len(sizes) - 1)]
     records.append({"name": "near_dup_scaling", "sizes": sizes, "seconds": [round(t, 3) for t in times],
                     "loglog_slope": [round(s, 2) for s in slopes]})
+    records.append(cluster_memory(10_000 if quick else 100_000, 1_000 if quick else 10_000,
+                                  baseline_k=500 if quick else 2_000))
     return records
+
+
+_CLUSTER_CHILD = """
+import json, sys, time
+import numpy as np
+from dataigm.curation.near_dup import cluster_labels, near_clusters, near_pairs
+n, k, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rng = np.random.default_rng(0)
+codes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+flips = rng.integers(0, 4, size=k)
+for i in range(1, k):
+    c = int(codes[0])
+    for b in rng.choice(64, int(flips[i]), replace=False):
+        c ^= 1 << int(b)
+    codes[i] = np.uint64(c)
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])  # kB
+    raise KeyError(key)
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")  # reset the peak (VmHWM) to the current resident size: count only what follows
+before = status("VmRSS")
+start = time.perf_counter()
+if how == "clusters":
+    labels, links = near_clusters(codes, 8)
+else:
+    pairs = near_pairs(codes, 8)
+    labels, links = cluster_labels(n, pairs), len(pairs)
+seconds = time.perf_counter() - start
+peak = status("VmHWM")
+print(json.dumps({"peak_mb": round((peak - before) / 1024, 1), "seconds": round(seconds, 2),
+                  "largest": int(np.bincount(labels).max()), "links": int(links)}))
+"""
+
+
+def _cluster_run(n: int, k: int, how: str) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _CLUSTER_CHILD, str(n), str(k), how], capture_output=True,
+                         text=True, check=True, timeout=3600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cluster_memory(n: int, k: int, baseline_k: int) -> dict:
+    """Peak memory (above the codes themselves) of clustering a near-identical cluster of k."""
+    new = _cluster_run(n, k, "clusters")
+    new_small = _cluster_run(n, baseline_k, "clusters")
+    old_small = _cluster_run(n, baseline_k, "pairs")
+    return {"name": f"near_dup_cluster_memory@{n}/{k}", "n": n, "k": k, "radius": RADIUS,
+            "peak_mb": new["peak_mb"], "seconds": new["seconds"], "largest_cluster": new["largest"],
+            "links": new["links"], "baseline": f"pair search + components at k={baseline_k}",
+            "baseline_peak_mb": old_small["peak_mb"], "baseline_seconds": old_small["seconds"],
+            "baseline_pairs": old_small["links"], f"clusters_peak_mb_at_k={baseline_k}": new_small["peak_mb"],
+            "ratio": round(old_small["peak_mb"] / max(new_small["peak_mb"], 0.1), 1)}
 
 
 if __name__ == "__main__":

@@ -2,6 +2,11 @@
 
 Samples are picked by a stable hash of the row id (not the first files on disk, which would all
 come from one prompt or one shard), so the sheet shows a spread and is the same on every export.
+
+With `pixelate`, every thumbnail becomes a mosaic of at most PIXELATE_CELLS x PIXELATE_CELLS
+flat blocks (each block the mean colour of its area): colours and rough layout stay, enough to
+spot a wrong label or a broken source, while nothing explicit is visible. Export pixelates the
+sheets of nsfw-domain concepts by default (they sit next to a card meant for publishing).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from dataigm.io import atomic_path
 _BG = (255, 255, 255)
 _INK = (20, 20, 20)
 _MUTED = (110, 110, 110)
+# Blocks along a thumbnail's longer side when pixelated: a 96 px thumbnail becomes 16 px blocks.
+PIXELATE_CELLS = 6
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -40,6 +47,7 @@ def make_contact_sheet(
     per_cell: int = 6,
     thumb: int = 96,
     title: str | None = None,
+    pixelate: bool = False,
 ) -> Path:
     """Write a PNG grid: one line per (label, source) with up to `per_cell` thumbnails.
 
@@ -83,6 +91,8 @@ def make_contact_sheet(
             try:
                 with Image.open(path) as im:
                     tile = ImageOps.contain(im.convert("RGB"), (thumb, thumb))
+                if pixelate:
+                    tile = pixelated(tile)
             except (OSError, ValueError) as exc:
                 raise InputError(f"{path}: cannot read image for the contact sheet: {exc}") from None
             sheet.paste(tile, (x + (thumb - tile.width) // 2, y + (thumb - tile.height) // 2))
@@ -97,6 +107,14 @@ def make_contact_sheet(
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # the temp file is 0600; a published sheet is for everyone
     return out_path
+
+
+def pixelated(tile: Image.Image, cells: int = PIXELATE_CELLS) -> Image.Image:
+    """`tile` as a mosaic of at most `cells` flat blocks along its longer side."""
+    scale = cells / max(tile.size)
+    small = tile.resize((max(1, round(tile.width * scale)), max(1, round(tile.height * scale))),
+                        Image.Resampling.BOX)
+    return small.resize(tile.size, Image.Resampling.NEAREST)
 
 
 def _font_px(font: Any) -> int:

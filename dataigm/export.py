@@ -8,9 +8,13 @@ Layout (ARCHITECTURE.md, "Dataset folder"):
     dataset/contact_sheets/<concept>.png
 
 Rows come from RUN/curation/kept.parquet when curation ran, else from RUN/manifest.parquet (each
-row then its own near-duplicate cluster). Splits are assigned by dataigm.splits and the leak check
-runs before anything is written. Image bytes are embedded in the shards (`{"bytes", "path"}`), so
-the folder is self-contained, and each file's sha256 is checked against the manifest on the way.
+row then its own near-duplicate cluster). Splits are assigned by dataigm.splits (declared splits
+kept; a split that misses its fraction is a warning in the report and the card) and the leak
+check runs before anything is written. Image bytes are embedded in the shards (`{"bytes",
+"path"}`) exactly as stored (an ingested JPEG stays JPEG), so the folder is self-contained, and
+each file's sha256 is checked against the manifest on the way. The `prompts` config exists only
+when the run has prompts for the exported concepts. Contact sheets of nsfw-domain concepts are
+pixelated unless `contact_sheet_pixelate` says otherwise. The card: dataigm.export_card.
 
 Atomicity: everything is written into a temporary folder next to the target, checked, and then
 swapped into place (old folder renamed aside, new one renamed in, old one removed). A failed export
@@ -20,7 +24,6 @@ removes its temporary folder and leaves an earlier export untouched.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -28,55 +31,23 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from tqdm.auto import tqdm
 
 from dataigm.errors import DataigmError, InputError
+from dataigm.export_card import EXPORT_TAG, PROMPTS_CONFIG, PROVENANCE, dataset_card_text
 from dataigm.io import folder_lock, sweep_folder_leftovers
 from dataigm.manifest import read_manifest
 from dataigm.run import Run
-from dataigm.splits import GROUP_KEYS, SPLITS, SplitConfig, assign_splits, check_no_leaks
+from dataigm.splits import SPLITS, SplitConfig, assign_splits, check_no_leaks
 from dataigm.taxonomy import ConceptSpec
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000  # the Hub's ~500 MB parquet shard convention
 ROWS_PER_ROW_GROUP = 100  # small row groups: streaming and random access read one group at a time
 ROW_OVERHEAD_BYTES = 1024  # provenance columns + parquet framing per row, so shards stay under the cap
-PROMPTS_CONFIG = "prompts"
-EXPORT_TAG = "dataigm"
-
-# Provenance columns of a concept config, after `image` and `label`, with their datasets types.
-# Every column is nullable (web and real images have no prompt, seed or scheduler).
-PROVENANCE: tuple[tuple[str, str, str], ...] = (
-    ("id", "string", "stable row id (unique across the dataset)"),
-    ("concept", "string", "dataset config name"),
-    ("taxonomy_path", "string", "CatIGMU path domain/kind/concept"),
-    ("source", "string", "generated, web or real"),
-    ("source_name", "string", "generator model or ingest source name"),
-    ("generator", "string", "generator backend (toyworld, tiny, diffusers)"),
-    ("model_id", "string", "text-to-image model id"),
-    ("model_revision", "string", "model revision (commit)"),
-    ("scheduler", "string", "diffusion scheduler class"),
-    ("steps", "int64", "inference steps"),
-    ("guidance", "float64", "classifier-free guidance scale"),
-    ("prompt", "string", "text prompt"),
-    ("prompt_set", "string", "forget, reference, unrelated or neighbour"),
-    ("prompt_id", "string", "prompt id (see the prompts config)"),
-    ("pair_id", "string", "pair id: the same prompt with and without the concept, same seed"),
-    ("benchmark", "bool", "prompt reserved for benchmarking; never in train"),
-    ("seed", "int64", "generator seed of this image"),
-    ("image_index", "int64", "index of the image among those of its prompt"),
-    ("height", "int64", "image height in pixels"),
-    ("width", "int64", "image width in pixels"),
-    ("sha256", "string", "sha256 of the image file bytes"),
-    ("licence", "string", "licence of the image"),
-    ("origin", "string", "original path or URL of an ingested image"),
-    ("dup_cluster", "string", "near-duplicate cluster id (singletons have their own)"),
-    ("judge_score", "float64", "curation judge score, when judge agreement ran"),
-)
 PROMPT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("prompt_id", "string"), ("concept", "string"), ("taxonomy_path", "string"),
     ("prompt_set", "string"), ("prompt", "string"), ("pair_id", "string"), ("group", "string"),
@@ -92,6 +63,10 @@ class ExportConfig:
     max_shard_mb: float = DEFAULT_MAX_SHARD_BYTES / 1e6   # the Hub's ~500 MB parquet convention
     contact_sheets: bool = True
     contact_sheet_per_cell: int = 6
+    # Which contact sheets are pixelated so nothing explicit is visible: those of nsfw-domain
+    # concepts (the default, for sheets that sit next to a card meant for publishing), all, or
+    # none (local review only). The card says which.
+    contact_sheet_pixelate: Literal["nsfw", "all", "none"] = "nsfw"
     repo_id: str | None = None   # only changes the load instructions in the card
 
     def validate(self) -> None:
@@ -119,6 +94,7 @@ class ExportReport:
     num_bytes: int = 0
     seconds: float = 0.0
     fingerprint: str = ""                            # sha256 of every data file (in the card)
+    warnings: list[str] = field(default_factory=list)  # splits that miss their fractions (also in the card)
 
     def summary(self) -> str:
         lines = [f"exported {self.rows_from} -> {self.out_dir} ({self.num_bytes / 1e6:.1f} MB, "
@@ -126,6 +102,9 @@ class ExportReport:
         for cfg in self.configs:
             per = ", ".join(f"{s} {n}" for s, n in self.counts.get(cfg, {}).items())
             lines.append(f"  {cfg}: {per}")
+        if PROMPTS_CONFIG not in self.configs:
+            lines.append(f"  no '{PROMPTS_CONFIG}' config: the run has no prompts for these concepts")
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -142,6 +121,7 @@ def load_rows(run: Run) -> tuple[list[dict[str, Any]], str]:
         if not r.get("dup_cluster"):
             r["dup_cluster"] = f"self:{r.get('id')}"
         r.setdefault("judge_score", None)
+        r.setdefault("judge_disagrees", None)
     if not rows:
         raise InputError(f"{path}: no rows to export")
     for need in ("id", "concept", "label", "label_id", "source", "path"):
@@ -287,6 +267,8 @@ def _write_prompts(tmp: Path, run: Run, concepts: Sequence[str]) -> tuple[list[s
     if "concept" in table.column_names:
         mask = pa.array([c in set(concepts) for c in table.column("concept").to_pylist()])
         table = table.filter(mask)
+    if table.num_rows == 0:
+        return [], None  # no prompt of these concepts: no prompts config (the card says so)
     if "prompt_id" in table.column_names:
         table = table.sort_by("prompt_id")
     features = prompt_features(table)
@@ -337,133 +319,6 @@ def _null_image_bytes(pf: pq.ParquetFile) -> int:
     return sum(pc.sum(pc.is_null(pc.struct_field(chunk, "bytes"))).as_py() or 0 for chunk in column.chunks)
 
 
-def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
-        if n < limit:
-            return name
-    return "10M<n<100M"
-
-
-def _curation_report(run: Run) -> dict[str, Any] | None:
-    path = run.curation_report_path
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable JSON: {exc}") from None
-
-
-def _curation_steps(report: Any) -> list[dict[str, Any]] | None:
-    """The steps table when the report has the expected shape, else None (the card shows JSON)."""
-    steps = report.get("steps") if isinstance(report, dict) else None
-    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
-        return None
-    table = []
-    for s in steps:
-        reasons = s.get("reasons") if isinstance(s.get("reasons"), dict) else {}
-        kept = s.get("kept")
-        if kept is None and isinstance(s.get("in"), int) and isinstance(s.get("dropped"), int):
-            kept = s["in"] - s["dropped"]  # curation reports rows in and dropped per step
-        table.append({"step": str(s.get("step", "?")), "kept": "" if kept is None else kept,
-                      "dropped": s.get("dropped", ""),
-                      "reasons": ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "-"})
-    return table
-
-
-def _drops_from_parquet(run: Run, concepts: Sequence[str]) -> list[dict[str, Any]] | None:
-    """Drops per (step, reason) counted from RUN/curation/dropped.parquet, for the exported concepts."""
-    path = run.dropped_path
-    if not path.exists():
-        return None
-    try:
-        cols = [c for c in ("concept", "step", "reason") if c in pq.read_schema(path).names]
-        t = pq.read_table(path, columns=cols).to_pylist()
-    except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise InputError(f"{path}: unreadable parquet: {exc}") from None
-    # Reasons are "code" or "code:detail" (which file, which duplicate): the table counts codes.
-    counts: Counter[tuple[str, str]] = Counter(
-        (str(r.get("step")), str(r.get("reason")).split(":", 1)[0]) for r in t
-        if r.get("concept", concepts[0]) in concepts
-    )
-    by_step: dict[str, Counter[str]] = defaultdict(Counter)
-    for (step, reason), n in counts.items():
-        by_step[step][reason] += n
-    return [{"step": step, "kept": "", "dropped": sum(r.values()),
-             "reasons": ", ".join(f"{k}: {v}" for k, v in sorted(r.items()))}
-            for step, r in sorted(by_step.items())]
-
-
-def _generator_settings(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    combos: Counter[tuple[Any, ...]] = Counter()
-    for r in rows:
-        if r.get("source") != "generated":
-            continue
-        combos[(r.get("generator"), r.get("model_id"), r.get("model_revision"), r.get("scheduler"),
-                r.get("steps"), r.get("guidance"), f"{r.get('width')}x{r.get('height')}")] += 1
-    keys = ("generator", "model_id", "model_revision", "scheduler", "steps", "guidance", "size")
-    return [dict(zip(keys, ("" if v is None else v for v in combo)), images=n)
-            for combo, n in sorted(combos.items(), key=lambda kv: (-kv[1], str(kv[0])))]
-
-
-def _card_data(specs: Sequence[ConceptSpec], written: Mapping[str, Mapping[str, Any]],
-               features: Mapping[str, Any], pretty_name: str, total_rows: int) -> Any:
-    from datasets import DatasetInfo, SplitDict, SplitInfo
-    from datasets.info import DatasetInfosDict
-    from huggingface_hub import DatasetCardData
-
-    configs = []
-    # The default config is what `load_dataset(repo)` opens without a name: never a gated one
-    # when an ungated concept exists.
-    gated = {s.name for s in specs if s.is_gated}
-    names = list(features)
-    default = next((n for n in names if n not in gated and n != "prompts"), names[0] if names else None)
-    for name in names:
-        entry: dict[str, Any] = {"config_name": name}
-        if name == default:
-            entry["default"] = True
-        entry["data_files"] = [{"split": s, "path": f"{name}/{s}-*"} for s in SPLITS if s in written.get(name, {})]
-        configs.append(entry)
-    licences = sorted({s.licence for s in specs})
-    data = DatasetCardData(
-        license=licences[0] if len(licences) == 1 else "other",
-        task_categories=["image-classification"],
-        size_categories=[_size_category(total_rows)],
-        pretty_name=pretty_name,
-        tags=[EXPORT_TAG, "machine-unlearning", "text-to-image", "concept-detection"]
-        + sorted({f"{s.domain}" for s in specs}),
-        configs=configs,
-    )
-    gated = [s.name for s in specs if s.is_gated]
-    if gated:
-        data["tags"] = [*data["tags"], "not-for-all-audiences"]  # the Hub's flag for sensitive content
-        data["extra_gated_prompt"] = (
-            f"This dataset contains sensitive content ({', '.join(gated)}). It is meant for research "
-            "on concept unlearning and safety classifiers only. By requesting access you agree not "
-            "to redistribute the images and not to use them to generate or promote such content."
-        )
-        data["extra_gated_fields"] = {
-            "Name": "text", "Affiliation": "text",
-            "Intended use": "text",
-            "I agree to use this dataset for research on unlearning and safety only": "checkbox",
-        }
-    infos = DatasetInfosDict()
-    for name, feats in features.items():
-        splits = SplitDict()
-        for s in SPLITS:
-            if s in written.get(name, {}):
-                w = written[name][s]
-                splits.add(SplitInfo(name=s, num_bytes=w["bytes"], num_examples=w["rows"]))
-        size = sum(w["bytes"] for w in written.get(name, {}).values())
-        infos[name] = DatasetInfo(features=feats, splits=splits, download_size=size, dataset_size=size)
-    infos.to_dataset_card_data(data)
-    if isinstance(data.get("dataset_info"), list):  # keep the config order of `configs`
-        order = {name: i for i, name in enumerate(features)}
-        data["dataset_info"] = sorted(data["dataset_info"], key=lambda d: order.get(d["config_name"], 99))
-    return data
-
-
 def data_fingerprint(root: Path, files: Sequence[str]) -> str:
     """sha256 over every data file's path and bytes.
 
@@ -479,71 +334,6 @@ def data_fingerprint(root: Path, files: Sequence[str]) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def dataset_card_text(*, run: Run, specs: Sequence[ConceptSpec], rows: Sequence[Mapping[str, Any]],
-                written: Mapping[str, Mapping[str, Any]], features: Mapping[str, Any],
-                split_cfg: SplitConfig, rows_from: str, repo_id: str | None, load_ref: str,
-                contact_sheets: Sequence[str], fingerprint: str = "") -> str:
-    """README.md text: YAML header + body from cards/dataset_card.md.j2."""
-    from dataigm import cards
-    from huggingface_hub import DatasetCard
-
-    total = sum(w["rows"] for name, per in written.items() if name != PROMPTS_CONFIG for w in per.values())
-    pretty = f"DataIGM: {', '.join(s.name for s in specs)}"
-    data = _card_data(specs, written, features, pretty, total)
-    if fingerprint:
-        data["dataigm_fingerprint"] = fingerprint
-
-    generation = run.read_info().get("generation")
-    report = _curation_report(run)
-    # The report's steps table when it has the expected shape; else drops counted from
-    # dropped.parquet; the full report is shown as JSON either way.
-    steps = _curation_steps(report) if report is not None else None
-    steps_from = run.relative(run.curation_report_path)
-    if steps is None:
-        steps = _drops_from_parquet(run, [s.name for s in specs])
-        steps_from = run.relative(run.dropped_path)
-
-    concept_ctx = []
-    for spec in specs:
-        per = written.get(spec.name, {})
-        cells = sorted({c for w in per.values() for c in w["cells"]})
-        table = [{"label_id": lab, "label": spec.labels[lab], "source": src,
-                  "counts": [per[s]["cells"].get((lab, src), 0) if s in per else 0 for s in SPLITS]}
-                 for lab, src in cells]
-        concept_ctx.append({
-            "name": spec.name, "taxonomy_path": spec.taxonomy_path, "labels": list(spec.labels),
-            "guidance": " ".join(spec.guidance.split()),
-            "forgotten_means": " ".join(spec.forgotten_means.split()),
-            "gated": spec.is_gated, "licence": spec.licence,
-            "split_rows": [per[s]["rows"] if s in per else 0 for s in SPLITS],
-            "table": table,
-            "contact_sheet": contact_sheet_file(spec.name) if contact_sheet_file(spec.name) in contact_sheets else "",
-        })
-    body = cards.render(
-        "dataset_card.md.j2",
-        pretty_name=pretty,
-        repo=load_ref,
-        repo_id=repo_id or "",
-        concepts=concept_ctx,
-        splits=list(SPLITS),
-        total_rows=total,
-        prompts_rows=sum(w["rows"] for w in written.get(PROMPTS_CONFIG, {}).values()),
-        rows_from=rows_from,
-        curation_steps=steps,
-        curation_steps_from=steps_from,
-        curation_json=json.dumps(report, indent=2, sort_keys=True, default=str) if report is not None else "",
-        generation_yaml=yaml.safe_dump(generation, sort_keys=True).strip() if isinstance(generation, dict) else "",
-        generator_settings=_generator_settings(rows),
-        fractions=split_cfg.fractions,
-        split_seed=split_cfg.seed,
-        group_keys=list(GROUP_KEYS),
-        provenance=[{"name": n, "dtype": d, "doc": doc} for n, d, doc in PROVENANCE],
-        gated=[s.name for s in specs if s.is_gated],
-    )
-    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
-    return str(card)
 
 
 # ----------------------------------------------------------------------------- the swap
@@ -641,8 +431,10 @@ def _export_dataset(run: Run, out_dir: Path, config: ExportConfig | None, *, pro
     names = sorted({str(r["concept"]) for r in rows})
     specs = load_specs(run, names)
     _check_labels(rows, specs, str(run.root / rows_from))
-    rows = assign_splits(rows, split_cfg)
-    check_no_leaks(rows)  # fails the export loudly before anything is written
+    warnings: list[str] = []
+    rows = assign_splits(rows, split_cfg, warnings)
+    # Fails the export loudly before anything is written.
+    check_no_leaks(rows, declared=split_cfg.declared == "keep")
     _check_target(out_dir)
 
     by_config: dict[str, dict[str, list[dict[str, Any]]]] = {n: {s: [] for s in SPLITS} for n in names}
@@ -662,24 +454,27 @@ def _export_dataset(run: Run, out_dir: Path, config: ExportConfig | None, *, pro
         if prompt_files:
             files += prompt_files
             features[PROMPTS_CONFIG] = prompt_feats
-        sheets: list[str] = []
+        sheets: dict[str, dict[str, Any]] = {}
         if config.contact_sheets:
             from dataigm.contact_sheet import make_contact_sheet
 
             for name in names:
                 rel = contact_sheet_file(name)
                 concept_rows = [r for per in by_config[name].values() for r in per]
+                pixelate = config.contact_sheet_pixelate == "all" or (
+                    config.contact_sheet_pixelate == "nsfw" and specs[name].domain == "nsfw")
                 make_contact_sheet(concept_rows, run.root, tmp / rel, per_cell=config.contact_sheet_per_cell,
                                    title=f"{name} ({specs[name].taxonomy_path}): {len(concept_rows)} "
-                                         f"images; rows = label x source, caption = split")
-                sheets.append(rel)
+                                         f"images; rows = label x source, caption = split"
+                                         + ("; pixelated" if pixelate else ""), pixelate=pixelate)
+                sheets[name] = {"path": rel, "pixelated": pixelate}
         written = _read_back(tmp, files)
         fingerprint = data_fingerprint(tmp, files)
         load_ref = config.repo_id or str(out_dir)
         readme = dataset_card_text(run=run, specs=[specs[n] for n in names], rows=rows,
                                    written=written, features=features, split_cfg=split_cfg,
                                    rows_from=rows_from, repo_id=config.repo_id, load_ref=load_ref,
-                                   contact_sheets=sheets, fingerprint=fingerprint)
+                                   contact_sheets=sheets, split_warnings=warnings, fingerprint=fingerprint)
         (tmp / "README.md").write_text(readme, encoding="utf-8")
         for name in names:
             expected = sum(len(v) for v in by_config[name].values())
@@ -706,7 +501,7 @@ def _export_dataset(run: Run, out_dir: Path, config: ExportConfig | None, *, pro
         out_dir=out_dir, rows_from=rows_from,
         configs=names + ([PROMPTS_CONFIG] if PROMPTS_CONFIG in written else []),
         counts={cfg: counts[cfg] for cfg in names + [PROMPTS_CONFIG] if cfg in counts},
-        label_counts=label_counts, files=sorted(files), contact_sheets=sheets,
-        num_bytes=num_bytes, seconds=time.monotonic() - t0, fingerprint=fingerprint,
+        label_counts=label_counts, files=sorted(files), contact_sheets=[s["path"] for s in sheets.values()],
+        num_bytes=num_bytes, seconds=time.monotonic() - t0, fingerprint=fingerprint, warnings=warnings,
     )
 

@@ -147,7 +147,7 @@ def format_plan(preset: Preset, specs: list[ConceptSpec], limit: int | None = No
             f"{c['unrelated']:>5} {c['neighbour']:>5} {bench:>5} {n:>7} {_size(n * per_image):>10}"
         )
     lines.append(f"{'total (generated)':<49} {'':>37} {total_images:>7} {_size(total_images * per_image):>10}")
-    for src in preset.ingest:
+    for src in preset.sources:
         lines.append(f"ingest: {src.concept} from {src.source} ({src.source_type}): {', '.join(src.paths)}")
     return "\n".join(lines)
 
@@ -359,7 +359,7 @@ def _generate_shards(
                 bar.update(len(batch))
             writer = store.writer(shard)
             for future in pending:  # in generation order, whatever order the threads finished in
-                writer.add(future.result(), None)
+                writer.add(future.result(), None, written=True)
             writer.finish()
     return done, {"generate_seconds": time.perf_counter() - started, "compile_seconds": generator.compile_seconds}
 
@@ -369,7 +369,7 @@ def _store_image(store: ShardStore, make_row: RowMaker, shard: str, item: WorkIt
     """Encode one generated image, write it, and return its manifest row (a writer thread)."""
     png = encode_png(image)
     row = make_row(shard, item, image, params, sha256_bytes(png), created)
-    store.write_image(row.path, png)
+    store.write_image(row.path, png, durable=False)  # synced once per shard by the writer
     return row
 
 
@@ -385,8 +385,7 @@ def _generated_row(spec: ConceptSpec, item: WorkItem, image: Any, params: dict[s
         model_id=params.get("model_id"), model_revision=params.get("model_revision"),
         scheduler=params.get("scheduler"), steps=params.get("steps"), guidance=params.get("guidance"),
         height=image.height, width=image.width, dtype=params.get("dtype"), compiled=params.get("compiled"),
-        versions=versions,
-        sha256=sha256, path=path, created=created,
+        versions=versions, sha256=sha256, path=path, created=created, labelled_by="prompt",
     )
 
 

@@ -8,7 +8,10 @@ sniffs the format from the content, never from the name), returns an RGB image w
 orientation applied and transparency composited on white, or raises `ImageRejected` with a
 short machine-readable reason (counted in reports) plus a human detail.
 
-Used by ingestion (normalise once, store as PNG) and by curation (validate stored files).
+Used by ingestion and by curation (validate stored files). Ingestion keeps the source bytes of
+every image that decodes cleanly into a plain picture (`DecodedImage.normalise` is None: a
+single-frame JPEG, PNG or WebP in RGB or greyscale with no EXIF rotation) and re-encodes only the
+others as PNG (`encode_png`), recording why (`normalise`: "cmyk", "exif_orientation", ...).
 """
 
 from __future__ import annotations
@@ -22,8 +25,17 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 # Pillow's own bomb guard (Image.MAX_IMAGE_PIXELS, ~89 MP warning / ~179 MP error) is global
-# state; we keep it and add our own explicit limit, checked on the header before decoding.
+# state; we keep it and add our own explicit limits, checked on the header before decoding.
 DEFAULT_MAX_PIXELS = 89_478_485
+# Long side over short side. Panoramas and banners stay under 20; an 80,000,000 x 1 "image" (78 KB
+# of PNG) does not, and would exhaust memory in every later step that looks at its pixels.
+DEFAULT_MAX_ASPECT = 20.0
+
+# Formats whose bytes are stored as they are (extension by format) when nothing needs fixing;
+# every loader reads them. Anything else is re-encoded once as PNG.
+KEPT_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+KEPT_MODES = ("RGB", "L")
+_EXIF_ORIENTATION = 0x0112
 
 # Reasons (stable strings; reports count them).
 EMPTY = "empty_file"
@@ -32,6 +44,7 @@ TRUNCATED = "truncated"
 BOMB = "decompression_bomb"
 UNREADABLE = "unreadable"
 BAD_SIZE = "invalid_size"
+ASPECT = "aspect_ratio"
 
 
 class ImageRejected(Exception):
@@ -49,10 +62,21 @@ class DecodedImage:
     source_format: str | None   # what the bytes really were (JPEG, PNG, GIF, ...)
     source_mode: str            # mode before normalisation (CMYK, P, I;16, ...)
     frames: int                 # >1 for animations (only the first frame is kept)
+    # Why the source bytes cannot be stored as they are ("cmyk", "exif_orientation", "alpha",
+    # "high_bit_depth", "palette", "bilevel", "animation", "format_tiff", ... joined by ","),
+    # or None: the bytes are a clean JPEG / PNG / WebP and are kept byte for byte.
+    normalise: str | None = None
+
+    @property
+    def kept_extension(self) -> str | None:
+        """The file extension for the source bytes when they are kept, else None."""
+        return None if self.normalise else KEPT_FORMATS.get(self.source_format or "")
 
 
-def decode_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Decode bytes (or a file) fully into an RGB image, or raise ImageRejected."""
+def decode_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_aspect: float | None = None) -> DecodedImage:
+    """Decode bytes (or a file) fully into an RGB image, or raise ImageRejected. Sizes beyond
+    `max_pixels`, or an aspect ratio beyond `max_aspect`, are rejected from the header alone."""
     if isinstance(data, (str, Path)):
         try:
             data = Path(data).read_bytes()
@@ -80,12 +104,16 @@ def decode_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS)
             raise ImageRejected(BAD_SIZE, f"{width}x{height}")
         if width * height > max_pixels:
             raise ImageRejected(BOMB, f"{width}x{height} = {width * height} pixels > {max_pixels}")
+        if max_aspect is not None and max(width, height) / min(width, height) > max_aspect:
+            raise ImageRejected(ASPECT, f"{width}x{height}: long side / short side "
+                                        f"{max(width, height) / min(width, height):.1f} > {max_aspect:g}")
         source_format, source_mode = im.format, im.mode
         frames = int(getattr(im, "n_frames", 1) or 1)
         try:
             if frames > 1:
                 im.seek(0)  # animations: the first frame is the image
             im.load()  # full decode now, so truncation shows here and not later
+            why = normalisation_needed(im, source_format, frames)
             rgb = normalise(im)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(BOMB, _first_line(exc)) from None
@@ -95,7 +123,34 @@ def decode_image(data: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS)
             raise ImageRejected(reason, text) from None
         except (MemoryError, Image.DecompressionBombError) as exc:  # pragma: no cover
             raise ImageRejected(BOMB, _first_line(exc)) from None
-    return DecodedImage(rgb, source_format, source_mode, frames)
+    return DecodedImage(rgb, source_format, source_mode, frames, why)
+
+
+def normalisation_needed(im: Image.Image, source_format: str | None, frames: int) -> str | None:
+    """Why a decoded image's source bytes cannot be kept as they are, or None (module docstring)."""
+    reasons = []
+    if source_format not in KEPT_FORMATS:
+        reasons.append(f"format_{str(source_format).lower()}")
+    if frames > 1:
+        reasons.append("animation")
+    orientation = im.getexif().get(_EXIF_ORIENTATION) if hasattr(im, "getexif") else None
+    if orientation not in (None, 1):
+        reasons.append("exif_orientation")
+    mode = im.mode
+    if mode not in KEPT_MODES:
+        if mode == "CMYK":
+            reasons.append("cmyk")
+        elif mode.startswith("I") or mode == "F":
+            reasons.append("high_bit_depth")
+        elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
+            reasons.append("alpha")
+        elif mode == "P":
+            reasons.append("palette")
+        elif mode == "1":
+            reasons.append("bilevel")
+        else:
+            reasons.append(f"mode_{mode.lower()}")
+    return ",".join(reasons) or None
 
 
 def normalise(im: Image.Image) -> Image.Image:

@@ -1,74 +1,122 @@
-"""Ingestion of real and web images into a RUN folder.
+"""Ingestion of real, web and already generated images into a RUN folder.
 
-Inputs (any mix, folders walked recursively, in sorted order so reruns see the same sequence):
+What the inputs hold (folders, ImageFolder and release trees, parquet, tar shards) is read by
+dataigm.ingest_inputs. This step decides, per item:
 
-* image files and ImageFolder trees (`class/file` or `split/class/file`): the class folder is a
-  file's parent folder and must be named like one of the concept's labels, unless `label` is
-  given (then every file gets it);
-* parquet files with an image column (the `datasets` Image struct {bytes, path}, or raw bytes)
-  and optional label / licence / url columns;
-* webdataset and img2dataset tar shards (`key.jpg` + `key.json` / `key.txt` / `key.cls`).
+* **identity**: the sha256 of the source bytes. An image already ingested for this concept and
+  source is recognised by it without decoding; a rerun over unchanged files does not even read
+  them (RUN/ingest/<source>/index.parquet maps (file, size, mtime) to that sha256, and remembers
+  which bytes failed to decode, so a rerun decodes nothing);
+* **storage**: an image whose bytes decode cleanly into a plain picture (JPEG, PNG or WebP, RGB or
+  grey, no EXIF rotation, one frame) is stored byte for byte, with the extension of its real
+  format (JPEG bytes behind a .png name become `.jpg`). Only the others are re-encoded once as
+  PNG (CMYK, 16-bit, EXIF rotation, palette or alpha, animation, other formats), and the row's
+  `normalised` column says why. Files land under
+  `RUN/images/<concept>/ingest-<source>/<sha[:2]>/<sha><ext>`;
+* **provenance**, declared per source and per file (`IngestSource`, and `source_map` rules that
+  match file names or relative paths): source type (`real`, `web` or `generated`), source name,
+  generator and model for generated images, licence and its link, the upstream reference
+  (`origin_url`), and `origin`, the path relative to the ingested folder (never a local absolute
+  path). Labels come from the source (class folders, label columns, `--label`): `labelled_by`
+  is `source`;
+* **the source's own split and pairs**, when asked: `split_from_folders` keeps the split that
+  `train` / `validation` / `val` / `test` folders (or a parquet `split` column) declare, in
+  `declared_split`; `pair_by: stem` makes files with the same stem under different label
+  folders one pair, and a parquet `pair_id` column does the same;
+* **limits**: images over `max_pixels` or `max_aspect` are rejected from their header, before
+  decoding, so curation never meets them.
 
-Every accepted image is decoded (dataigm.imageio), normalised to RGB and written once as PNG
-under `RUN/images/<concept>/ingest-<source>/<sha[:2]>/<sha>.png`, content-addressed by the sha256
-of the PNG bytes: re-ingesting the same file finds it already present and writes nothing.
 Manifest rows go to their own shards `RUN/shards/ingest-<concept>-<source>-NNNNN.parquet` with a
 `.done` marker (dataigm.store), then RUN/manifest.parquet is rebuilt from all finished shards.
 Files that cannot be used are rejected with a reason in `RUN/ingest/<source>/rejected.parquet`
-and never stop the run.
+and never stop the run. Temp files a killed ingest left are swept first, under the run's lock.
 """
 
 from __future__ import annotations
 
-import json
-import tarfile
+import fnmatch
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from dataigm.errors import InputError
-from dataigm.imageio import DEFAULT_MAX_PIXELS, ImageRejected, decode_image, encode_png
+from dataigm.imageio import DEFAULT_MAX_ASPECT, DEFAULT_MAX_PIXELS, ImageRejected, decode_image, encode_png
+from dataigm.ingest_inputs import IMAGE_EXTENSIONS, Item, Options, Reject, Skip, display, plan_inputs
 from dataigm.io import atomic_write_parquet
 from dataigm.manifest import ManifestRow, library_versions
 from dataigm.run import SOURCE_NAME_RULE, Run, check_source_name, is_safe_name
-from dataigm.store import ShardStore, sha256_bytes
+from dataigm.store import ShardStore, ShardWriter, sha256_bytes
 from dataigm.taxonomy import ConceptSpec, load_concept
 
-SourceType = Literal["real", "web"]
+SourceType = Literal["real", "web", "generated"]
+REJECTED_COLUMNS = ("concept", "input", "origin", "reason", "detail")
+INDEX_SCHEMA = pa.schema([("file", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()),
+                          ("sha256", pa.string()), ("reason", pa.string()), ("detail", pa.string()),
+                          ("limits", pa.string())])
 
-IMAGE_EXTENSIONS = {
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff", ".webp",
-    ".ppm", ".pgm", ".pbm", ".pnm", ".ico", ".tga", ".avif",
-}
-# Metadata that sits next to images (img2dataset stats, captions, webdataset sidecars): skipped.
-SIDECAR_EXTENSIONS = {".json", ".txt", ".cls", ".csv", ".tsv", ".md", ".yaml", ".yml", ".log", ".db",
-                      ".html", ".xml", ".ini", ".pdf"}
-TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-IMAGE_COLUMNS = ("image", "img", "jpg", "jpeg", "png", "webp", "image_bytes", "bytes")
-LICENCE_KEYS = ("licence", "license", "LICENSE", "LICENCE", "Licence", "License")
-URL_KEYS = ("url", "URL", "image_url", "source_url")
-REJECTED_COLUMNS = ("concept", "origin", "reason", "detail")
+
+@dataclass
+class SourceRule:
+    """Per-file provenance: files whose relative path or name matches `pattern` (a glob, e.g.
+    `SD-GEN_*`) get this source name and whichever of the other fields are set (the rest come
+    from the ingest source). The first matching rule wins."""
+
+    pattern: str
+    source: str
+    source_type: SourceType | None = None
+    generator: str | None = None
+    model_id: str | None = None
+    licence: str | None = None
+    licence_url: str | None = None
+    origin_url: str | None = None
+
+    def validate(self) -> None:
+        if not self.pattern.strip():
+            raise ValueError("pattern: must not be empty")
+        if not is_safe_name(self.source):
+            raise ValueError(f"source: '{self.source}' {SOURCE_NAME_RULE}")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a row records about where it came from (IngestSource, then the matching rule)."""
+
+    source_name: str
+    source_type: str
+    generator: str | None
+    model_id: str | None
+    licence: str | None
+    licence_url: str | None
+    origin_url: str | None
 
 
 @dataclass
 class IngestSource:
-    """Real or web images for one concept: the settings of `dataigm ingest`, and one entry of a
-    preset's `ingest:` list (where `paths` are relative to the preset file)."""
+    """Real, web or generated images for one concept: the settings of `dataigm ingest`, and one
+    entry of a preset's `sources:` list (where `paths` are relative to the preset file)."""
 
     concept: str                     # built-in concept name or concept YAML path
-    source: str                      # source name (laion, imagenet, ...): names folders and shards
+    source: str                      # source name (laion, imagenet, ...): names folders, shards, reject list
     paths: list[str] = field(default_factory=list)
     label: str | None = None         # every image gets this label (else class folders / label columns)
-    source_type: Literal["real", "web"] = "real"
-    licence: str | None = None       # for rows whose source gives none
+    source_type: SourceType = "real"
+    generator: str | None = None     # generated images: what made them (e.g. stable-diffusion)
+    model_id: str | None = None      # generated images: the model (e.g. CompVis/stable-diffusion-v1-4)
+    licence: str | None = None       # for rows whose data gives none (an SPDX id or a name)
+    licence_url: str | None = None   # the licence text
+    origin_url: str | None = None    # the upstream data set or page
+    source_map: list[SourceRule] = field(default_factory=list)
+    split_from_folders: bool = False  # keep the split of train/validation/val/test folders or a split column
+    pair_by: Literal["none", "stem"] = "none"
     shard_size: int = 1000           # manifest rows per shard
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_aspect: float = DEFAULT_MAX_ASPECT
 
     def validate(self) -> None:
         if not is_safe_name(self.source):
@@ -77,6 +125,33 @@ class IngestSource:
             raise ValueError(f"shard_size: must be >= 1, got {self.shard_size}")
         if self.max_pixels < 1:
             raise ValueError(f"max_pixels: must be >= 1, got {self.max_pixels}")
+        if not self.max_aspect >= 1.0:
+            raise ValueError(f"max_aspect: must be >= 1, got {self.max_aspect}")
+        for where, prov in [("", self.provenance(None))] + [
+                (f"source_map[{i}].", self.provenance(r)) for i, r in enumerate(self.source_map)]:
+            if prov.source_type == "generated" and not (prov.generator or prov.model_id):
+                raise ValueError(f"{where}generator: generated images need --generator or --model-id "
+                                 f"(what made source '{prov.source_name}')")
+
+    def provenance(self, rule: SourceRule | None) -> Provenance:
+        def pick(name: str) -> Any:
+            value = getattr(rule, name) if rule is not None else None
+            return value if value is not None else getattr(self, name)
+
+        kind = pick("source_type")
+        generated = kind == "generated"
+        return Provenance(source_name=rule.source if rule is not None else self.source, source_type=kind,
+                          generator=pick("generator") if generated else None,
+                          model_id=pick("model_id") if generated else None,
+                          licence=pick("licence"), licence_url=pick("licence_url"),
+                          origin_url=pick("origin_url"))
+
+    def rule_for(self, names: tuple[str, ...]) -> SourceRule | None:
+        """The first source_map rule whose pattern matches one of `names`."""
+        for rule in self.source_map:
+            if any(fnmatch.fnmatchcase(n, rule.pattern) for n in names):
+                return rule
+        return None
 
 
 @dataclass
@@ -88,49 +163,42 @@ class IngestReport:
     source_type: str
     seen: int = 0
     accepted: int = 0           # new images written and added to the manifest
-    already_present: int = 0    # identical image already ingested for this concept and source
+    already_present: int = 0    # identical source bytes already ingested for this concept and source
     rejected: int = 0
     skipped: int = 0            # sidecar / metadata files, hidden files
+    read: int = 0               # files whose bytes were read (a rerun over unchanged files reads none)
+    decoded: int = 0            # images decoded or refused from their header (a rerun over unchanged files: none)
     reasons: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)     # accepted per source name
+    normalised: dict[str, int] = field(default_factory=dict)  # re-encoded, by reason
+    declared_splits: dict[str, int] = field(default_factory=dict)
+    pairs: int = 0              # accepted rows that belong to a declared pair
     shards: list[str] = field(default_factory=list)
     rejected_path: str | None = None
     manifest_rows: int = 0
+    swept: int = 0              # temp files of a killed ingest removed
 
     def summary(self) -> str:
         lines = [
             f"ingest {self.source_name} ({self.source_type}) -> {self.concept}: "
             f"{self.seen} seen, {self.accepted} accepted, {self.already_present} already present, "
-            f"{self.rejected} rejected, {self.skipped} skipped",
+            f"{self.rejected} rejected, {self.skipped} skipped ({self.read} read, {self.decoded} decoded)",
         ]
-        if self.labels:
-            lines.append("  labels: " + ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items())))
+        for title, counts in (("labels", self.labels), ("sources", self.sources),
+                              ("declared splits", self.declared_splits), ("re-encoded", self.normalised)):
+            if counts:
+                lines.append(f"  {title}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        if self.pairs:
+            lines.append(f"  rows in declared pairs: {self.pairs}")
         for reason, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  rejected {reason}: {n}")
         if self.rejected_path:
             lines.append(f"  rejects listed in {self.rejected_path}")
+        if self.swept:
+            lines.append(f"  removed {self.swept} temp files of an interrupted ingest")
         lines.append(f"  manifest: {self.manifest_rows} rows")
         return "\n".join(lines)
-
-
-@dataclass
-class _Item:
-    origin: str
-    label: str | None
-    licence: str | None
-    load: Callable[[], bytes]
-
-
-@dataclass
-class _Reject:
-    origin: str
-    reason: str
-    detail: str = ""
-
-
-@dataclass
-class _Skip:
-    origin: str
 
 
 def ingest(run: Run | str | Path, source: IngestSource, spec: ConceptSpec | None = None,
@@ -139,111 +207,226 @@ def ingest(run: Run | str | Path, source: IngestSource, spec: ConceptSpec | None
     run = Run.of(run)
     check_source_name(source.source)
     spec = spec or load_concept(source.concept)
-    label, source_name = source.label, source.source
-    if label is not None and label not in spec.labels:
-        raise InputError(f"--label: '{label}' is not a label of concept '{spec.name}' "
+    if source.label is not None and source.label not in spec.labels:
+        raise InputError(f"--label: '{source.label}' is not a label of concept '{spec.name}' "
                          f"(labels: {', '.join(spec.labels)})")
     if not source.paths:
         raise InputError("no input paths given")
     inputs = [Path(p) for p in source.paths]
     for p in inputs:
         if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
+            raise InputError(f"{display(str(p))}: no such file or folder")
 
-    # Plan first: label problems (unknown class folders, unknown label values) are errors the
-    # user must fix, reported before a single image is written.
-    sources = _plan(inputs, spec, label)
-    total = sum(s.count for s in sources)
-
-    report = IngestReport(concept=spec.name, source_name=source_name, source_type=source.source_type)
+    # Plan first: label problems (unknown class folders, unknown label or split values) are
+    # errors the user must fix, reported before a single image is written.
+    options = Options(label=source.label, keep_split=source.split_from_folders, pair_by=source.pair_by)
+    planned = plan_inputs(inputs, spec, options)
+    total = sum(s.count for s in planned)
+    report = IngestReport(concept=spec.name, source_name=source.source, source_type=source.source_type)
     store = ShardStore(run)
-    prefix = f"ingest-{spec.name}-{source_name}-"
-    reasons: Counter[str] = Counter()
-    labels: Counter[str] = Counter()
-    rejects: list[dict[str, Any]] = []
-    versions = library_versions()
+    prefix = f"ingest-{spec.name}-{source.source}-"
 
     with run.lock():
+        report.swept = run.sweep_ingest_temp_files(spec.name, source.source)
         run.record_concept(spec)
         present, next_index = _existing(store, prefix)
-        seen_now: dict[str, tuple[str, str]] = {}  # sha -> (origin, label) within this call
-        writer = store.writer(f"{prefix}{next_index:05d}")
-
-        bar = tqdm(total=total or None, desc=f"ingest {source_name}", unit="img", disable=not progress)
-        for src in sources:
-            for entry in src.items():
+        index = _Index(run.ingest_index_path(source.source), f"{source.max_pixels}/{source.max_aspect:g}")
+        work = _Work(run, spec, source, store, prefix, report, present, index,
+                     store.writer(f"{prefix}{next_index:05d}"))
+        rejects: list[dict[str, Any]] = []
+        bar = tqdm(total=total or None, desc=f"ingest {source.source}", unit="img", disable=not progress)
+        for planned_input in planned:
+            for entry in planned_input.items():
                 report.seen += 1
                 bar.update(1)
-                if isinstance(entry, _Skip):
+                if isinstance(entry, Skip):
                     report.skipped += 1
                     continue
-                if isinstance(entry, _Reject):
-                    reasons[entry.reason] += 1
-                    rejects.append({"concept": spec.name, "origin": entry.origin,
-                                    "reason": entry.reason, "detail": entry.detail})
-                    continue
-                try:
-                    decoded = decode_image(entry.load(), max_pixels=source.max_pixels)
-                except ImageRejected as exc:
-                    reasons[exc.reason] += 1
-                    rejects.append({"concept": spec.name, "origin": entry.origin,
-                                    "reason": exc.reason, "detail": exc.detail})
-                    continue
-                png = encode_png(decoded.image)
-                sha = sha256_bytes(png)
-                item_label = entry.label
-                assert item_label is not None  # _plan guarantees a label or a _Reject
-                if sha in present:
-                    report.already_present += 1
-                    continue
-                if sha in seen_now:
-                    first_origin, first_label = seen_now[sha]
-                    reason = "duplicate_in_source" if first_label == item_label else "conflicting_duplicate"
-                    reasons[reason] += 1
-                    rejects.append({"concept": spec.name, "origin": entry.origin, "reason": reason,
-                                    "detail": f"same image as {first_origin} (label {first_label})"})
-                    continue
-                seen_now[sha] = (entry.origin, item_label)
-                rel = run.ingested_image(spec.name, source_name, sha, ".png")
-                width, height = decoded.image.size
-                row = ManifestRow(
-                    id=f"{spec.name}-ingest-{source_name}-{sha[:16]}", concept=spec.name,
-                    taxonomy_path=spec.taxonomy_path, label=item_label,
-                    label_id=spec.labels.index(item_label), source=source.source_type,
-                    source_name=source_name, height=height, width=width, versions=versions,
-                    sha256=sha, path=rel, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    licence=entry.licence if entry.licence is not None else source.licence,
-                    origin=entry.origin,
-                )
-                # Content-addressed: an existing file is this file, and is not written again.
-                writer.add(row, None if run.file(rel).exists() else png)
-                labels[item_label] += 1
-                report.accepted += 1
-                if len(writer) >= source.shard_size:
-                    writer = _finish(writer, report, store, prefix)
+                reject = entry if isinstance(entry, Reject) else work.add(entry)
+                if reject is not None:
+                    work.reasons[reject.reason] += 1
+                    rejects.append({"concept": spec.name, "input": planned_input.key, "origin": reject.origin,
+                                    "reason": reject.reason, "detail": reject.detail})
         bar.close()
-        if len(writer):
-            _finish(writer, report, store, prefix)
-        report.rejected = sum(reasons.values())
-        report.reasons = dict(reasons)
-        report.labels = dict(labels)
-        rejected_path = run.rejected_path(source_name)
-        _write_rejects(rejected_path, rejects, spec.name, [str(s.root) for s in sources])
+        work.finish()
+        report.rejected = sum(work.reasons.values())
+        for name, counts in (("reasons", work.reasons), ("labels", work.labels), ("sources", work.sources),
+                             ("normalised", work.normalised), ("declared_splits", work.splits)):
+            setattr(report, name, dict(counts))
+        rejected_path = run.rejected_path(source.source)
+        _write_rejects(rejected_path, rejects, spec.name, [s.key for s in planned])
         report.rejected_path = str(rejected_path)
-        report.manifest_rows = store.rebuild_manifest().num_rows
+        index.save()
+        report.manifest_rows = _manifest_rows(store, bool(report.shards))
     return report
 
 
-def _finish(writer: Any, report: IngestReport, store: ShardStore, prefix: str) -> Any:
-    """Finish the shard being written and start the next one."""
-    writer.finish()
-    report.shards.append(writer.shard)
-    number = int(writer.shard[len(prefix):]) + 1
-    return store.writer(f"{prefix}{number:05d}")
+class _Index:
+    """RUN/ingest/<source>/index.parquet: (file, size, mtime_ns) -> sha256 of its bytes, and
+    the decode failure of a sha256 (valid for the same pixel and aspect limits)."""
+
+    def __init__(self, path: Path, limits: str) -> None:
+        self.path, self.limits = path, limits
+        self.files: dict[str, tuple[int, int, str]] = {}
+        self.failures: dict[str, tuple[str, str, str]] = {}
+        self.changed = False
+        if path.exists():
+            try:
+                rows = pq.read_table(path).to_pylist()
+            except Exception:  # a damaged index is rebuilt, never trusted
+                rows = []
+            for r in rows:
+                if r.get("file"):
+                    self.files[r["file"]] = (r["size"], r["mtime_ns"], r["sha256"])
+                elif r.get("reason"):
+                    self.failures[r["sha256"]] = (r["reason"], r.get("detail") or "", r.get("limits") or "")
+
+    def sha_of(self, stat: tuple[str, int, int] | None) -> str | None:
+        """The sha256 of an unchanged file (same size and mtime), else None."""
+        if stat is None:
+            return None
+        known = self.files.get(stat[0])
+        return known[2] if known is not None and known[:2] == stat[1:] else None
+
+    def remember(self, stat: tuple[str, int, int] | None, sha: str) -> None:
+        if stat is not None and self.files.get(stat[0]) != (stat[1], stat[2], sha):
+            self.files[stat[0]] = (stat[1], stat[2], sha)
+            self.changed = True
+
+    def failure(self, sha: str) -> tuple[str, str] | None:
+        known = self.failures.get(sha)
+        return known[:2] if known is not None and known[2] == self.limits else None
+
+    def fail(self, sha: str, reason: str, detail: str) -> None:
+        self.failures[sha] = (reason, detail, self.limits)
+        self.changed = True
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        rows = [{"file": f, "size": s, "mtime_ns": m, "sha256": h} for f, (s, m, h) in sorted(self.files.items())]
+        rows += [{"sha256": h, "reason": r, "detail": d, "limits": lim}
+                 for h, (r, d, lim) in sorted(self.failures.items())]
+        atomic_write_parquet(pa.Table.from_pylist(rows, schema=INDEX_SCHEMA), self.path)
+
+
+@dataclass
+class _Work:
+    """The state of one ingest call while items stream through `add`."""
+
+    run: Run
+    spec: ConceptSpec
+    source: IngestSource
+    store: ShardStore
+    prefix: str
+    report: IngestReport
+    present: set[str]
+    index: _Index
+    writer: ShardWriter
+    seen_now: dict[str, tuple[str, str]] = field(default_factory=dict)  # sha -> (origin, label)
+    versions: str = field(default_factory=library_versions)
+    reasons: Counter[str] = field(default_factory=Counter)
+    labels: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    normalised: Counter[str] = field(default_factory=Counter)
+    splits: Counter[str] = field(default_factory=Counter)
+
+    def add(self, item: Item) -> Reject | None:
+        """Store one item and add its row; a Reject when it cannot be used."""
+        sha = self.index.sha_of(item.stat)
+        data: bytes | None = None
+        if sha is None or (sha not in self.present and self.index.failure(sha) is None):
+            try:
+                data = item.load()
+            except OSError as exc:
+                return Reject(item.origin, "unreadable", exc.strerror or type(exc).__name__)
+            self.report.read += 1
+            sha = sha256_bytes(data)
+        self.index.remember(item.stat, sha)
+        if sha in self.present:
+            self.report.already_present += 1
+            return None
+        failure = self.index.failure(sha)
+        if failure is not None:
+            return Reject(item.origin, *failure)
+        if sha in self.seen_now:
+            first_origin, first_label = self.seen_now[sha]
+            reason = "duplicate_in_source" if first_label == item.label else "conflicting_duplicate"
+            return Reject(item.origin, reason, f"same image as {first_origin} (label {first_label})")
+        assert data is not None  # only known shas skip the read, and those returned above
+        try:
+            decoded = decode_image(data, max_pixels=self.source.max_pixels, max_aspect=self.source.max_aspect)
+        except ImageRejected as exc:
+            self.index.fail(sha, exc.reason, exc.detail)
+            return Reject(item.origin, exc.reason, exc.detail)
+        finally:
+            self.report.decoded += 1
+        self.seen_now[sha] = (item.origin, item.label)
+        ext, stored, stored_sha = decoded.kept_extension, data, sha
+        if ext is None:  # needs normalising: re-encoded once, and the row says why
+            ext, stored = ".png", encode_png(decoded.image)
+            stored_sha = sha256_bytes(stored)
+            for why in str(decoded.normalise).split(","):
+                self.normalised[why] += 1
+        rel = self.run.ingested_image(self.spec.name, self.source.source, sha, ext)
+        self.writer.add(self._row(item, sha, stored_sha, rel, decoded), self._bytes_to_write(rel, stored, stored_sha))
+        if len(self.writer) >= self.source.shard_size:
+            self._next_shard()
+        return None
+
+    def _row(self, item: Item, source_sha: str, stored_sha: str, rel: str, decoded: Any) -> ManifestRow:
+        prov = self.source.provenance(self.source.rule_for(item.names))
+        width, height = decoded.image.size
+        licence, licence_url = prov.licence, prov.licence_url
+        if item.licence is not None and item.licence != prov.licence:
+            licence, licence_url = item.licence, None  # the data's own licence; the source's link is not its text
+        self.labels[item.label] += 1
+        self.sources[prov.source_name] += 1
+        if item.declared_split:
+            self.splits[item.declared_split] += 1
+        if item.pair_key is not None:
+            self.report.pairs += 1
+        self.report.accepted += 1
+        return ManifestRow(
+            id=f"{self.spec.name}-ingest-{self.source.source}-{source_sha[:16]}", concept=self.spec.name,
+            taxonomy_path=self.spec.taxonomy_path, label=item.label,
+            label_id=self.spec.labels.index(item.label), source=prov.source_type,
+            source_name=prov.source_name, generator=prov.generator, model_id=prov.model_id,
+            pair_id=f"{self.source.source}:{item.pair_key}" if item.pair_key is not None else None,
+            height=height, width=width, versions=self.versions, sha256=stored_sha,
+            path=rel,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            licence=licence, licence_url=licence_url, origin=item.origin, origin_url=prov.origin_url,
+            labelled_by="source", source_sha256=source_sha, normalised=decoded.normalise,
+            declared_split=item.declared_split,
+        )
+
+    def _bytes_to_write(self, rel: str, stored: bytes, stored_sha: str) -> bytes | None:
+        """None when the content-addressed file is already there with these bytes (a shard of
+        an interrupted run wrote it); else the bytes to write."""
+        path = self.run.file(rel)
+        try:
+            if path.stat().st_size == len(stored) and sha256_bytes(path.read_bytes()) == stored_sha:
+                return None
+        except OSError:
+            pass  # not there (the usual case): write it
+        return stored
+
+    def _next_shard(self) -> None:
+        """Finish the shard being written and start the next one."""
+        self.writer.finish()
+        self.report.shards.append(self.writer.shard)
+        number = int(self.writer.shard[len(self.prefix):]) + 1
+        self.writer = self.store.writer(f"{self.prefix}{number:05d}")
+
+    def finish(self) -> None:
+        if len(self.writer):
+            self._next_shard()
 
 
 def _existing(store: ShardStore, prefix: str) -> tuple[set[str], int]:
-    """sha256 of images this concept+source already has, and the next shard number."""
+    """Identities (source sha256) of images this concept+source already has, and the next shard
+    number. Shards written before `source_sha256` existed are keyed by their file's sha256."""
     present: set[str] = set()
     last = -1
     for shard in store.finished_shards():
@@ -252,316 +435,44 @@ def _existing(store: ShardStore, prefix: str) -> tuple[set[str], int]:
         tail = shard[len(prefix):]
         if tail.isdigit():
             last = max(last, int(tail))
-        present.update(store.shard_column(shard, "sha256"))
+        names = pq.read_schema(store.run.shard_parquet(shard)).names
+        stored = store.shard_column(shard, "sha256")
+        source = store.shard_column(shard, "source_sha256") if "source_sha256" in names else [None] * len(stored)
+        present.update(s if s is not None else f for s, f in zip(source, stored))
     return present, last + 1
 
 
-def _write_rejects(path: Path, rejects: list[dict[str, Any]], concept: str, roots: list[str]) -> None:
-    """Merge this call's rejects into the source's list: a rerun replaces its own entries."""
+def _manifest_rows(store: ShardStore, wrote: bool) -> int:
+    """Rebuild RUN/manifest.parquet when shards changed (or it is missing or older than a
+    marker: a killed run); else read its row count."""
+    manifest = store.run.manifest_path
+    if not wrote and manifest.exists():
+        newest = max((store.run.marker_path(s).stat().st_mtime_ns for s in store.finished_shards()), default=0)
+        if manifest.stat().st_mtime_ns >= newest:
+            return pq.ParquetFile(manifest).metadata.num_rows
+    return store.rebuild_manifest().num_rows
+
+
+def _write_rejects(path: Path, rejects: list[dict[str, Any]], concept: str, inputs: list[str]) -> None:
+    """Merge this call's rejects into the source's list: a rerun replaces its own entries (those
+    of the same concept and input)."""
     rows: list[dict[str, Any]] = []
+    old: list[dict[str, Any]] | None = None
     if path.exists():
         try:
-            old = pq.read_table(path).to_pylist()
+            old = [{k: r.get(k) for k in REJECTED_COLUMNS} for r in pq.read_table(path).to_pylist()]
         except Exception:  # a damaged reject list is only a report; rebuild it
             old = []
         fresh = {r["origin"] for r in rejects}
         for r in old:
-            same_inputs = r.get("concept") == concept and any(str(r.get("origin", "")).startswith(x) for x in roots)
-            if r.get("origin") in fresh or same_inputs:
+            if r.get("origin") in fresh or (r.get("concept") == concept and r.get("input") in inputs):
                 continue
-            rows.append({k: r.get(k) for k in REJECTED_COLUMNS})
+            rows.append(r)
     rows.extend(rejects)
+    if rows == old:
+        return  # a rerun that found the same rejects
     schema = pa.schema([(c, pa.string()) for c in REJECTED_COLUMNS])
     atomic_write_parquet(pa.Table.from_pylist(rows, schema=schema), path)
 
 
-# -- planning: what each input path holds ---------------------------------------------------
-
-@dataclass
-class _Source:
-    root: Path
-    count: int
-    items: Callable[[], Iterator[_Item | _Reject | _Skip]]
-
-
-def _plan(inputs: list[Path], spec: ConceptSpec, label: str | None) -> list[_Source]:
-    sources: list[_Source] = []
-    for root in inputs:
-        root = root.resolve()
-        if root.is_dir():
-            files = sorted(p for p in root.rglob("*") if p.is_file())
-            loose: list[tuple[Path, str | None]] = []
-            for f in files:
-                kind = _kind(f)
-                if kind == "parquet":
-                    src = _plan_parquet(f, spec, label, explicit=False)
-                    if src is not None:
-                        sources.append(src)
-                elif kind == "tar":
-                    sources.append(_plan_tar(f, spec, label))
-                else:
-                    lab = None if kind == "skip" else _folder_label(f, root, spec, label)
-                    loose.append((f, lab))
-            if loose:
-                sources.append(_Source(root, len(loose), lambda loose=loose: _file_items(loose)))
-        else:
-            kind = _kind(root)
-            if kind == "parquet":
-                sources.append(_plan_parquet(root, spec, label, explicit=True))  # type: ignore[arg-type]
-            elif kind == "tar":
-                sources.append(_plan_tar(root, spec, label))
-            else:
-                lab = None if kind == "skip" else _folder_label(root, root.parent, spec, label)
-                sources.append(_Source(root, 1, lambda f=root, lab=lab: _file_items([(f, lab)])))
-    return sources
-
-
-def _kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.startswith("."):
-        return "skip"  # .DS_Store, editor temp files
-    if name.endswith(".parquet"):
-        return "parquet"
-    if name.endswith(TAR_SUFFIXES):
-        return "tar"
-    if path.suffix.lower() in SIDECAR_EXTENSIONS or name in ("thumbs.db", "desktop.ini"):
-        return "skip"
-    return "image"  # anything else is tried: the bytes decide, not the name
-
-
-def _match_label(value: str, spec: ConceptSpec) -> str | None:
-    for lab in spec.labels:
-        if value == lab or value.lower() == lab.lower():
-            return lab
-    return None
-
-
-def _folder_label(path: Path, root: Path, spec: ConceptSpec, label: str | None) -> str:
-    if label is not None:
-        return label
-    folder = path.parent
-    found = _match_label(folder.name, spec)
-    if found is None:
-        raise InputError(
-            f"{folder}: folder name '{folder.name}' is not a label of concept '{spec.name}' "
-            f"(labels: {', '.join(spec.labels)}); name class folders after the labels or pass --label"
-        )
-    return found
-
-
-def _file_items(files: list[tuple[Path, str | None]]) -> Iterator[_Item | _Skip]:
-    for path, lab in files:
-        if lab is None:
-            yield _Skip(str(path))
-        else:
-            yield _Item(str(path), lab, None, lambda p=path: p.read_bytes())
-
-
-def _label_value(value: Any, spec: ConceptSpec, names: list[str] | None) -> str | None:
-    """A label cell (name, or integer id) to one of the concept's label names, or None."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int):
-        if names is not None:  # a datasets ClassLabel: ints index ITS names, not ours
-            return _match_label(names[value], spec) if 0 <= value < len(names) else None
-        return spec.labels[value] if 0 <= value < len(spec.labels) else None
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return _label_value(int(text), spec, names)
-    return _match_label(text, spec)
-
-
-def _first(mapping: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if mapping.get(k) not in (None, ""):
-            return mapping[k]
-    return None
-
-
-def _plan_parquet(path: Path, spec: ConceptSpec, label: str | None, explicit: bool) -> _Source | None:
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as exc:
-        if explicit:
-            raise InputError(f"{path}: unreadable parquet: {exc}") from None
-        # `exc` is unbound once the except block ends: keep its text for the lazy reject.
-        detail = str(exc)[:200]
-        return _Source(path, 1, lambda: iter([_Reject(str(path), "unreadable_parquet", detail)]))
-    schema = pf.schema_arrow
-    column = next((c for c in IMAGE_COLUMNS if c in schema.names), None)
-    if column is None:
-        column = next((f.name for f in schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
-                       or (pa.types.is_struct(f.type) and f.type.get_field_index("bytes") >= 0)), None)
-    if column is None:
-        if explicit:
-            raise InputError(f"{path}: no image column (expected one of {', '.join(IMAGE_COLUMNS)}, "
-                             "or a binary / {{bytes, path}} column)")
-        return None  # e.g. img2dataset's metadata parquet next to its tar: not an image table
-    names = _classlabel_names(schema)
-    label_col = "label" if "label" in schema.names else None
-    if label is None:
-        if label_col is None:
-            folder = _match_label(path.parent.name, spec)
-            if folder is None:
-                raise InputError(f"{path}: no 'label' column and folder '{path.parent.name}' is not a "
-                                 f"label of concept '{spec.name}'; pass --label")
-        else:
-            # Every distinct label value must map to a concept label before anything is written.
-            for value in pq.read_table(path, columns=[label_col]).column(0).unique().to_pylist():
-                if value is not None and _label_value(value, spec, names) is None:
-                    raise InputError(f"{path}: label '{value}' is not a label of concept '{spec.name}' "
-                                     f"(labels: {', '.join(spec.labels)}); pass --label to override")
-    folder_label = _match_label(path.parent.name, spec)
-    extra = [c for c in schema.names if c in LICENCE_KEYS + URL_KEYS]
-    columns = [column] + ([label_col] if label_col else []) + extra
-
-    def items() -> Iterator[_Item | _Reject]:
-        row = 0
-        for batch in pf.iter_batches(batch_size=64, columns=columns):
-            for rec in batch.to_pylist():
-                origin = str(_first(rec, URL_KEYS) or f"{path}#row={row}")
-                lab = label
-                if lab is None and label_col is not None:
-                    lab = _label_value(rec.get(label_col), spec, names)
-                lab = lab or folder_label
-                row += 1
-                if lab is None:
-                    yield _Reject(origin, "missing_label", f"no label in {label_col or 'row'}")
-                    continue
-                cell = rec[column]
-                data = _cell_bytes(cell, path.parent)
-                if isinstance(data, _Reject):
-                    yield _Reject(origin, data.reason, data.detail)
-                    continue
-                lic = _first(rec, LICENCE_KEYS)
-                yield _Item(origin, lab, str(lic) if lic is not None else None, lambda d=data: d)
-
-    return _Source(path, pf.metadata.num_rows, items)
-
-
-def _classlabel_names(schema: pa.Schema) -> list[str] | None:
-    meta = (schema.metadata or {}).get(b"huggingface")
-    if not meta:
-        return None
-    try:
-        feature = json.loads(meta)["info"]["features"]["label"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    names = feature.get("names") if isinstance(feature, dict) else None
-    return list(names) if names else None
-
-
-def _cell_bytes(cell: Any, base: Path) -> bytes | _Reject:
-    if cell is None:
-        return _Reject("", "missing_bytes", "empty image cell")
-    if isinstance(cell, (bytes, bytearray)):
-        return bytes(cell)
-    if isinstance(cell, dict):
-        if cell.get("bytes"):
-            return bytes(cell["bytes"])
-        ref = cell.get("path")
-        if ref:
-            target = Path(ref) if Path(ref).is_absolute() else base / ref
-            if target.is_file():
-                return target.read_bytes()
-            return _Reject("", "missing_bytes", f"image path {ref} not found and no bytes embedded")
-    return _Reject("", "missing_bytes", f"unsupported image cell of type {type(cell).__name__}")
-
-
-def _split_key(name: str) -> tuple[str, str]:
-    """webdataset convention: the key is everything up to the first dot of the base name."""
-    folder, _, base = name.rpartition("/")
-    stem, dot, ext = base.partition(".")
-    return (f"{folder}/{stem}" if folder else stem), ext.lower()
-
-
-def _is_image_ext(ext: str) -> bool:
-    return ("." + ext.rsplit(".", 1)[-1]) in IMAGE_EXTENSIONS
-
-
-def _plan_tar(path: Path, spec: ConceptSpec, label: str | None) -> _Source:
-    try:
-        with tarfile.open(path) as tf:
-            members = [m for m in tf.getmembers() if m.isfile()]
-            metas: dict[str, dict[str, Any]] = {}
-            # First pass over the small members only: labels are checked before any write.
-            for m in members:
-                key, ext = _split_key(m.name)
-                if ext in ("cls", "json") and label is None:
-                    fh = tf.extractfile(m)
-                    raw = fh.read() if fh else b""
-                    metas.setdefault(key, {})[ext] = raw
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        detail = str(exc)[:200]  # `exc` is unbound once the except block ends
-        return _Source(path, 1, lambda: iter([_Reject(str(path), "unreadable_tar", detail)]))
-    samples = sorted({_split_key(m.name)[0] for m in members if _is_image_ext(_split_key(m.name)[1])})
-    folder_label = _match_label(path.parent.name, spec)
-    if label is None:
-        for key, meta in metas.items():
-            value = _tar_label(meta)
-            if value is not None and _label_value(value, spec, None) is None:
-                raise InputError(f"{path}: sample '{key}' has label '{value}', not a label of concept "
-                                 f"'{spec.name}' (labels: {', '.join(spec.labels)}); pass --label to override")
-
-    def items() -> Iterator[_Item | _Reject | _Skip]:
-        # Stream the tar in order (works for compressed shards too) and group members by key.
-        try:
-            with tarfile.open(path, mode="r|*") as tf:
-                group: dict[str, bytes] = {}
-                current: str | None = None
-                for m in tf:
-                    if not m.isfile():
-                        continue
-                    key, ext = _split_key(m.name)
-                    if current is not None and key != current:
-                        yield from _tar_sample(path, current, group, spec, label, folder_label)
-                        group = {}
-                    current = key
-                    fh = tf.extractfile(m)
-                    group[ext] = fh.read() if fh else b""
-                if current is not None:
-                    yield from _tar_sample(path, current, group, spec, label, folder_label)
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            yield _Reject(str(path), "truncated_tar", str(exc)[:200])
-
-    return _Source(path, len(samples), items)
-
-
-def _tar_label(meta: dict[str, Any]) -> Any:
-    if meta.get("cls") not in (None, b""):
-        return meta["cls"].decode("utf-8", "replace").strip()
-    if meta.get("json"):
-        try:
-            data = json.loads(meta["json"])
-        except ValueError:
-            return None
-        if isinstance(data, dict):
-            return _first(data, ("label", "class", "cls"))
-    return None
-
-
-def _tar_sample(path: Path, key: str, group: dict[str, bytes], spec: ConceptSpec, label: str | None,
-                folder_label: str | None) -> Iterator[_Item | _Reject]:
-    images = sorted(ext for ext in group if _is_image_ext(ext))
-    meta: dict[str, Any] = {}
-    if group.get("json"):
-        try:
-            loaded = json.loads(group["json"])
-            meta = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            meta = {}
-    origin = str(_first(meta, URL_KEYS) or f"{path}#{key}")
-    if not images:
-        return  # a metadata-only sample (img2dataset writes json for failed downloads)
-    lab = label or _label_value(_tar_label(group), spec, None) or folder_label
-    if lab is None:
-        yield _Reject(origin, "missing_label", "no .cls or json 'label' and no --label")
-        return
-    lic = _first(meta, LICENCE_KEYS)
-    data = group[images[0]]
-    yield _Item(origin, lab, str(lic) if lic is not None else None, lambda d=data: d)
-
-
-__all__ = ["IngestReport", "IngestSource", "ingest", "IMAGE_EXTENSIONS"]
+__all__ = ["IngestReport", "IngestSource", "SourceRule", "Provenance", "ingest", "IMAGE_EXTENSIONS"]

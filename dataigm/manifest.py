@@ -54,8 +54,16 @@ class ManifestRow:
     dtype: str | None = None
     compiled: bool | None = None     # the UNet and VAE decode ran under torch.compile
     versions: str | None = None      # JSON of the library versions that made or decoded it
-    licence: str | None = None
-    origin: str | None = None        # where an ingested file came from (never a local absolute path)
+    licence: str | None = None       # licence id or name of the image
+    licence_url: str | None = None   # link to the licence text
+    origin: str | None = None        # ingested: path relative to the ingested folder, or the row's own URL
+    origin_url: str | None = None    # the upstream data set or page the source came from
+    # Who set the label: "prompt" (dataigm generated the image for a prompt: a machine label) or
+    # "source" (the ingested data set's class folder, label column or --label: a human label).
+    labelled_by: str | None = None
+    source_sha256: str | None = None  # ingested: sha256 of the bytes as received (the image's identity)
+    normalised: str | None = None    # ingested: why the stored file was re-encoded; null = source bytes kept
+    declared_split: str | None = None  # a split the source declared (train | validation | test)
 
 
 _ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
@@ -69,7 +77,8 @@ def _arrow_type(annotation: str) -> pa.DataType:
 _ORDER = ("id", "concept", "taxonomy_path", "label", "label_id", "source", "source_name", "prompt",
           "prompt_set", "prompt_id", "pair_id", "benchmark", "seed", "image_index", "generator",
           "model_id", "model_revision", "scheduler", "steps", "guidance", "height", "width", "dtype",
-          "compiled", "versions", "sha256", "path", "created", "licence", "origin", "shard")
+          "compiled", "versions", "sha256", "path", "created", "licence", "origin", "shard", "licence_url",
+          "origin_url", "labelled_by", "source_sha256", "normalised", "declared_split")
 _ANNOTATIONS = {f.name: str(f.type) for f in fields(ManifestRow)}
 SCHEMA = pa.schema([(name, _arrow_type(_ANNOTATIONS[name])) for name in _ORDER])
 assert set(_ORDER) == set(_ANNOTATIONS), "ManifestRow and the column order disagree"
@@ -83,6 +92,18 @@ GENERATED_REQUIRED = (
     "model_id", "model_revision", "scheduler", "steps", "guidance", "height", "width", "dtype",
     "versions", "sha256", "path", "created", "shard",
 )
+
+LABELLED_BY = ("prompt", "source")
+
+
+def labelled_by(row: Mapping[str, Any]) -> str:
+    """Who set a row's label; rows written before the column existed: generated rows were
+    labelled by their prompt, ingested rows by their source."""
+    value = row.get("labelled_by")
+    if value in LABELLED_BY:
+        return str(value)
+    return "prompt" if row.get("source") == "generated" else "source"
+
 
 # The one column allowed to differ between two otherwise identical runs.
 VOLATILE_COLUMNS = ("created",)
@@ -98,9 +119,10 @@ def rows_to_table(rows: Iterable[Mapping[str, Any] | ManifestRow]) -> pa.Table:
     return pa.table(data, schema=SCHEMA)
 
 
-def write_manifest(rows_or_table: Iterable[Mapping[str, Any]] | pa.Table, path: str | Path) -> None:
+def write_manifest(rows_or_table: Iterable[Mapping[str, Any]] | pa.Table, path: str | Path,
+                   durable: bool = False) -> None:
     table = rows_or_table if isinstance(rows_or_table, pa.Table) else rows_to_table(rows_or_table)
-    atomic_write_parquet(table, path)
+    atomic_write_parquet(table, path, durable=durable)
 
 
 def read_manifest(path: str | Path) -> pa.Table:

@@ -1,8 +1,9 @@
 """Presets: one YAML file that says what to build (`demo`, `paper`, or a user's file).
 
 A preset names the concepts (built-in names or paths to concept YAML files), overrides prompt
-counts, and carries one section per step: `generation`, `ingest` (sources), `curation` and
-`export`. Each section is the step's own config dataclass, so `dataigm curate RUN --set ...` and
+counts, and carries one section per step: `generation`, `sources` (what `dataigm ingest` adds:
+one `IngestSource` per entry, the same fields as its flags; `ingest:` is the older name of the
+section), `curation` and `export`. Each section is the step's own config dataclass, so `dataigm curate RUN --set ...` and
 `curation:` in a preset are the same thing. Loading goes through `resolve_config` (preset YAML,
 then overrides, then one validation) and loads every concept file the preset names, so a bad
 preset fails before any work.
@@ -41,7 +42,7 @@ class Preset:
     # Per concept name, or "*" for every concept; applied over the concept YAML's counts.
     prompt_counts: dict[str, CountsOverride] = field(default_factory=dict)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
-    ingest: list[IngestSource] = field(default_factory=list)
+    sources: list[IngestSource] = field(default_factory=list)
     curation: CurationConfig = field(default_factory=CurationConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     # Judge preset used by `dataigm build`/`demo` when they train judges.
@@ -88,7 +89,8 @@ def load_preset(ref: str, sets: Sequence[str] = (), overrides: Mapping[str, Any]
     overrides (dotted keys or nested mappings) merged in before the one validation."""
     path = resolve_preset_path(ref)
     source = str(path)
-    preset = resolve_config(Preset, read_yaml(path), source, sets=sets, overrides=overrides)
+    preset = resolve_config(Preset, _renamed_sections(read_yaml(path), source), source, sets=sets,
+                            overrides=overrides)
     preset.source_file = source
     preset.specs = load_concepts(preset.concepts, relative_to=path.parent)
     names = {s.name for s in preset.specs}
@@ -101,14 +103,23 @@ def load_preset(ref: str, sets: Sequence[str] = (), overrides: Mapping[str, Any]
             counts.validate()
         except ValueError as exc:
             raise ConfigError(f"{source}: prompt_counts.{spec.name}.{exc}") from None
-    for i, src in enumerate(preset.ingest):
+    for i, src in enumerate(preset.sources):
         if src.concept not in names:
-            raise ConfigError(f"{source}: ingest[{i}].concept: '{src.concept}' is not a concept of this preset")
+            raise ConfigError(f"{source}: sources[{i}].concept: '{src.concept}' is not a concept of this preset")
         if not src.paths:
-            raise ConfigError(f"{source}: ingest[{i}].paths: must list at least one folder or file")
+            raise ConfigError(f"{source}: sources[{i}].paths: must list at least one folder or file")
         # Paths in a preset are relative to the preset file, wherever the command runs.
         src.paths = [p if Path(p).is_absolute() else str(path.parent / p) for p in src.paths]
     return preset
+
+
+def _renamed_sections(data: Any, source: str) -> Any:
+    """`ingest:` is the older name of `sources:`; giving both is ambiguous."""
+    if isinstance(data, dict) and "ingest" in data:
+        if "sources" in data:
+            raise ConfigError(f"{source}: ingest: is the older name of sources:; give only sources:")
+        data = {("sources" if k == "ingest" else k): v for k, v in data.items()}
+    return data
 
 
 def select_concepts(preset: Preset, only: str | None) -> list[ConceptSpec]:

@@ -9,7 +9,7 @@ it. The layout (ARCHITECTURE.md, "RUN folder"):
     images/<concept>/...         image files, written once
     shards/<shard>.parquet|.done manifest rows per shard; the marker is written last
     manifest.parquet             the union of finished shards
-    ingest/<source>/rejected.parquet
+    ingest/<source>/rejected.parquet, index.parquet
     curation/                    kept.parquet, dropped.parquet, report.json, caches
     dataset/                     the exported Hugging Face dataset folder (default target)
     judges/<concept>/            judge folders the demo trains
@@ -71,8 +71,16 @@ class Run:
     def concept_snapshot(self, name: str) -> Path:
         return self.concepts_dir / f"{name}.yaml"
 
+    def ingest_dir(self, source: str) -> Path:
+        return self.root / "ingest" / source
+
     def rejected_path(self, source: str) -> Path:
-        return self.root / "ingest" / source / "rejected.parquet"
+        return self.ingest_dir(source) / "rejected.parquet"
+
+    def ingest_index_path(self, source: str) -> Path:
+        """Per ingested source: (file, size, mtime) -> sha256 of its bytes, and decode failures
+        by sha256, so a rerun over unchanged inputs reads and decodes nothing."""
+        return self.ingest_dir(source) / "index.parquet"
 
     def curation_cache(self, name: str) -> Path:
         return self.curation_dir / name
@@ -125,9 +133,13 @@ class Run:
     def generated_image(self, concept: str, shard: str, image_id: str) -> str:
         return f"images/{concept}/{shard}/{image_id}.png"
 
+    def ingested_images_dir(self, concept: str, source: str) -> Path:
+        return self.images_dir / concept / f"ingest-{source}"
+
     def ingested_image(self, concept: str, source: str, sha256: str, extension: str) -> str:
-        # Content-addressed: the same bytes always land on the same name.
-        return f"images/{concept}/ingest-{source}/{sha256[:2]}/{sha256}{extension}"
+        # Content-addressed by the sha256 of the source bytes: the same input always lands on
+        # the same name, with the extension of the format really stored.
+        return self.relative(self.ingested_images_dir(concept, source) / sha256[:2] / f"{sha256}{extension}")
 
     # -- lock and leftovers ------------------------------------------------------------
     def lock(self) -> RunLock:
@@ -144,14 +156,21 @@ class Run:
                 removed += 1
         return removed
 
-    def sweep_folders(self, folders: "list[Path]") -> int:
+    def sweep_folders(self, folders: "list[Path]", recursive: bool = False) -> int:
         """Temp files a killed process left in these folders of the run (and in the run's own)."""
         removed = self.sweep_temp_files()
         for folder in folders:
-            for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+            found = (folder.rglob if recursive else folder.glob)(".*.tmp") if folder.is_dir() else []
+            for tmp in found:
                 tmp.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+    def sweep_ingest_temp_files(self, concept: str, source: str) -> int:
+        """Temp files a killed ingest left in the run, among its images and in its ingest folder
+        (call under the lock, before writing)."""
+        return self.sweep_folders([self.ingested_images_dir(concept, source), self.ingest_dir(source)],
+                                  recursive=True)
 
     def discard_partial_shard(self, concept: str, shard: str) -> None:
         """Temp files an interrupted write of this shard left, and its marker (it is redone)."""
@@ -224,8 +243,10 @@ class Run:
         its concepts even when their files move), unless it is already there."""
         snapshot = self.concept_snapshot(spec.name)
         if Path(spec.source_file).resolve() != snapshot.resolve():
-            snapshot.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(snapshot, Path(spec.source_file).read_bytes())
+            data = Path(spec.source_file).read_bytes()
+            if not snapshot.is_file() or snapshot.read_bytes() != data:
+                snapshot.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(snapshot, data)
         return snapshot
 
     def require_folder(self) -> None:

@@ -7,6 +7,11 @@ shard holds and the sha256 of its parquet. Rerunning skips finished shards, redo
 shard from scratch (its images are rewritten atomically, byte-identical), and rebuilds
 RUN/manifest.parquet from the finished shards only, so the manifest never has a duplicate or
 a missing row.
+
+Durability costs one sync per shard, not one fsync per image: image files are renamed into
+place unsynced, and `ShardWriter.finish` makes them all durable at once (dataigm.io.fsync_files:
+one syncfs on Linux), then writes the parquet (synced) and only then the marker. fsync per
+image was half of `generate`'s time on the 2-core machine (benchmarks/bench_store.py).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataigm.errors import InputError
-from dataigm.io import atomic_write_bytes, atomic_write_json
+from dataigm.io import atomic_write_bytes, atomic_write_json, fsync_files
 from dataigm.manifest import SCHEMA, ManifestRow, rows_to_table, write_manifest
 from dataigm.run import Run
 
@@ -75,19 +80,19 @@ class ShardStore:
         return pq.read_table(self.run.shard_parquet(shard), columns=[column]).column(0).to_pylist()
 
     # -- writing -----------------------------------------------------------------------
-    def write_image(self, rel_path: str, data: bytes) -> None:
-        atomic_write_bytes(self.run.file(rel_path), data)
+    def write_image(self, rel_path: str, data: bytes, durable: bool = True) -> None:
+        atomic_write_bytes(self.run.file(rel_path), data, durable=durable)
 
     def writer(self, shard: str) -> "ShardWriter":
         return ShardWriter(self, shard)
 
     def finish_shard(self, shard: str, rows: list[ManifestRow]) -> None:
-        """Write the shard's parquet, then its marker. Images must already be on disk."""
+        """Write the shard's parquet, then its marker. Images must already be on disk (synced)."""
         for row in rows:
             row.shard = shard
         table = rows_to_table(rows)
         parquet = self.run.shard_parquet(shard)
-        write_manifest(table, parquet)
+        write_manifest(table, parquet, durable=True)
         marker = ShardMarker(shard=shard, rows=len(rows), ids_sha256=ids_digest(r.id for r in rows),
                              parquet_sha256=sha256_bytes(parquet.read_bytes()))
         atomic_write_json(self.run.marker_path(shard), marker.__dict__)
@@ -125,12 +130,17 @@ class ShardWriter:
         self.store = store
         self.shard = shard
         self.rows: list[ManifestRow] = []
+        self.written: list[str] = []   # image files this shard wrote, synced in finish()
 
-    def add(self, row: ManifestRow, data: bytes | None) -> None:
-        """Store the image bytes at row.path (skipped for None: the file is already there, as
-        for content-addressed ingest files) and keep the row for the shard's parquet."""
+    def add(self, row: ManifestRow, data: bytes | None, written: bool = False) -> None:
+        """Store the image bytes at row.path and keep the row for the shard's parquet. With
+        data None the file is already there: `written=True` when this shard wrote it (a
+        background writer thread, through `write_image(..., durable=False)`), so it is synced
+        with the others; False for a file from an earlier run (content-addressed ingest)."""
         if data is not None:
-            self.store.write_image(row.path, data)
+            self.store.write_image(row.path, data, durable=False)
+        if data is not None or written:
+            self.written.append(row.path)
         row.shard = self.shard
         self.rows.append(row)
 
@@ -138,4 +148,6 @@ class ShardWriter:
         return len(self.rows)
 
     def finish(self) -> None:
+        """Sync the shard's images (one pass), then write its parquet and, last, its marker."""
+        fsync_files(self.store.run.file(rel) for rel in self.written)
         self.store.finish_shard(self.shard, self.rows)

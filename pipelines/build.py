@@ -47,7 +47,7 @@ def build(
         report.generate = generate(run, preset, specs, limit, progress=progress)
         log(f"      {report.generate.images_generated} new images, "
             f"{report.generate.shards_skipped} finished shards skipped")
-        sources = [s for s in preset.ingest if s.concept in names]
+        sources = [s for s in preset.sources if s.concept in names]
         log(f"[2/4] ingest: {len(sources)} source(s)")
         for source in sources:
             report.ingest.append(ingest(run, source, preset.spec(source.concept), progress=progress))

@@ -80,26 +80,30 @@ def _gray16() -> bytes:
     return _save(Image.fromarray(arr), "PNG")
 
 
-# name -> (mode-independent expectations checked on the stored RGB PNG)
-# size: (w, h) after normalisation; pixel checks: (x, y) -> approx RGB
+# name -> expectations checked on the stored file and its row:
+# size: (w, h) after normalisation; pixels: (x, y) -> approx RGB after conversion to RGB;
+# stored: (format of the stored file, the row's `normalised`): None = the source bytes are kept.
 GOOD: dict[str, dict[str, object]] = {
-    "jpeg_behind_png_name.png": {"size": (64, 48)},
-    "UPPER_CASE.JPG": {"size": (64, 48)},
-    "double_ext.jpg.png": {"size": (64, 48)},
-    "cmyk.jpg": {"size": (64, 48)},
-    "gray16.png": {"size": (32, 32), "pixels": {(0, 0): (0, 0, 0), (31, 31): (254, 254, 254)}},
-    "palette_alpha.png": {"size": (16, 16), "pixels": {(2, 8): (255, 255, 255), (12, 8): GREEN}},
-    "rgba.png": {"size": (16, 16), "pixels": {(2, 8): BLUE, (12, 8): (255, 255, 255)}},
-    "exif_rotated.jpg": {"size": (20, 40), "pixels": {(10, 5): RED, (10, 35): BLUE}},
-    "animated.gif": {"size": (24, 24), "pixels": {(12, 12): RED}},
-    "la.png": {"size": (64, 48)},
-    "bilevel.png": {"size": (64, 48)},
-    "tiny_1x1.png": {"size": (1, 1)},
-    "huge.png": {"size": (3000, 2000)},
-    "photo.webp": {"size": (64, 48)},
-    "scan.tif": {"size": (64, 48)},
-    "old.bmp": {"size": (64, 48)},
-    "no_extension": {"size": (64, 48)},
+    "jpeg_behind_png_name.png": {"size": (64, 48), "stored": ("JPEG", None)},
+    "UPPER_CASE.JPG": {"size": (64, 48), "stored": ("JPEG", None)},
+    "double_ext.jpg.png": {"size": (64, 48), "stored": ("PNG", None)},
+    "cmyk.jpg": {"size": (64, 48), "stored": ("PNG", "cmyk")},
+    "gray16.png": {"size": (32, 32), "pixels": {(0, 0): (0, 0, 0), (31, 31): (254, 254, 254)},
+                   "stored": ("PNG", "high_bit_depth")},
+    "palette_alpha.png": {"size": (16, 16), "pixels": {(2, 8): (255, 255, 255), (12, 8): GREEN},
+                          "stored": ("PNG", "alpha")},
+    "rgba.png": {"size": (16, 16), "pixels": {(2, 8): BLUE, (12, 8): (255, 255, 255)}, "stored": ("PNG", "alpha")},
+    "exif_rotated.jpg": {"size": (20, 40), "pixels": {(10, 5): RED, (10, 35): BLUE},
+                         "stored": ("PNG", "exif_orientation")},
+    "animated.gif": {"size": (24, 24), "pixels": {(12, 12): RED}, "stored": ("PNG", "format_gif,animation,palette")},
+    "la.png": {"size": (64, 48), "stored": ("PNG", "alpha")},
+    "bilevel.png": {"size": (64, 48), "stored": ("PNG", "bilevel")},
+    "tiny_1x1.png": {"size": (1, 1), "stored": ("PNG", None)},
+    "huge.png": {"size": (3000, 2000), "stored": ("PNG", None)},
+    "photo.webp": {"size": (64, 48), "stored": ("WEBP", None)},
+    "scan.tif": {"size": (64, 48), "stored": ("PNG", "format_tiff")},
+    "old.bmp": {"size": (64, 48), "stored": ("PNG", "format_bmp")},
+    "no_extension": {"size": (64, 48), "stored": ("PNG", None)},
 }
 
 BAD: dict[str, str] = {

@@ -193,10 +193,13 @@ def test_judge_agreement_plugin_drop_flag_and_cache(run: Path, mark_judge: MarkJ
             assert row["step"] == "judge_agreement"
             assert row["reason"] == f"judge_disagrees:mark-v1={score:.3f}"
     assert kept["gen-n-a"]["judge_score"] == 0.0 and kept["gen-n-a"]["judge_disagrees"] is False
-    assert report["details"]["judge_agreement"]["nudity"]["disagree"] == 6
+    info = report["details"]["judge_agreement"]["nudity"]
+    # Generated rows carry the prompt's label: by default a disagreement drops them.
+    assert info["disagree"] == 6 and info["dropped"] == 6 and info["prompt_label_action"] == "drop"
+    assert info["by_source_label"]["toyworld/nude"] == {"judged": 3, "disagree": 3, "dropped": 3}
     assert kept["real-x1"]["judge_score"] is None  # other concepts are not judged
 
-    cfg["judge_agreement"]["concepts"]["nudity"].update(action="flag", threshold=0.0)
+    cfg["judge_agreement"]["concepts"]["nudity"].update(action="flag", prompt_label_action="flag", threshold=0.0)
     curate(run, load_dataclass(CurationConfig, cfg, "t"), progress=False)
     kept, dropped, report = _read(run)
     assert scorer.calls == 8  # scores came from RUN/curation/judge_scores.parquet
@@ -303,3 +306,59 @@ def test_benchmark_quick() -> None:
         indexed = records[f"near_dup_indexed@{n}"]
         assert indexed["pairs"] >= indexed["planted"] * 0.9  # planted copies within the radius are found
     assert len(records["near_dup_scaling"]["loglog_slope"]) == 1
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two labelings group the items the same way (labels themselves may differ)."""
+    pairs = set(zip(a.tolist(), b.tolist()))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+@pytest.mark.parametrize("radius", [4, 8, 10])
+def test_near_clusters_equal_the_components_of_all_pairs(radius: int) -> None:
+    from dataigm.curation.near_dup import near_clusters
+
+    rng = np.random.default_rng(radius)
+    codes = _planted(6000, radius)
+    centre = int(codes[0])
+    for i in range(1, 800):  # a dense near-identical cluster: every run of keys is long
+        code = centre
+        for bit in rng.choice(64, int(rng.integers(0, 6)), replace=False):
+            code ^= 1 << int(bit)
+        codes[i] = np.uint64(code)
+    codes[800:900] = codes[1:101]  # byte-identical copies
+    expected = cluster_labels(len(codes), pairwise_pairs(codes, radius))
+    for method in ("mih", "flat"):
+        labels, links = near_clusters(codes, radius, method)
+        assert _same_partition(labels, expected), method
+    assert links < 800 * 799 // 2  # the mih links are far fewer than the cluster's pairs
+
+
+def test_near_identical_cluster_of_10k_in_a_100k_concept_is_one_cluster() -> None:
+    """The issue's case: memory was ~0.6 KB x k^2 (k = 8,000 exhausted 22 GB). Clusters are
+    found as clusters (links linear in the rows) and resolved in one pass."""
+    import pandas as pd
+
+    from dataigm.curation.steps import Context, NearDedup
+
+    rng = np.random.default_rng(0)
+    n, k = 100_000, 10_000
+    codes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+    for i in range(1, k):
+        code = int(codes[0])
+        for bit in rng.choice(64, int(rng.integers(0, 4)), replace=False):
+            code ^= 1 << int(bit)
+        codes[i] = np.uint64(code)
+    ids = [f"img-{i:06d}" for i in range(n)]
+    rows = pd.DataFrame({"concept": "c", "label": np.where(np.arange(n) % 2 == 0, "a", "b"), "pair_id": None,
+                         "sha256": [f"s{i}" for i in range(n)]}, index=pd.Index(ids))
+    facts = pd.DataFrame({"phash": codes, "width": 64, "height": 64}, index=rows["sha256"].to_numpy())
+    ctx = Context(run=None, config=config(), facts=facts, fact_errors={})  # type: ignore[arg-type]
+    drops = NearDedup().run(rows, ctx)
+    info = ctx.info["near_dedup"]
+    assert info["largest_cluster"] == k and info["links"] < 50 * n
+    # One kept per label (random 64-bit codes may add a chance pair elsewhere among 100k).
+    cluster = drops[drops.index.isin(ids[:k])]
+    assert set(cluster.index) == set(ids[2:k])
+    assert set(cluster) == {"near_duplicate_of:img-000000", "near_duplicate_of:img-000001"}
+    assert (ctx.columns["dup_cluster"].loc[ids[:k]] == "img-000000").all()

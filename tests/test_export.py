@@ -250,8 +250,8 @@ def test_leaking_assignment_stops_the_export(run_dir, tmp_path, monkeypatch):
     import dataigm.export as export_mod
     from dataigm.splits import assign_splits
 
-    def leaky(rows, cfg=None):
-        out = assign_splits(rows, cfg)
+    def leaky(rows, cfg=None, warnings=None):
+        out = assign_splits(rows, cfg, warnings)
         victim = next(r for r in out if r.get("pair_id") and r["split"] == "validation")
         victim["split"] = "train"
         return out
@@ -271,8 +271,9 @@ def test_odd_curation_report_is_shown_as_is(tmp_path):
     export_dataset(run, run / "dataset", ExportConfig(contact_sheets=False))
     body = (run / "dataset" / "README.md").read_text()
     assert '"note": "written by a newer curation step"' in body
-    # The drops table then comes from dropped.parquet (one dropped real image per label).
-    assert "| exact_dedup |  | 2 | exact_duplicate_of: 2 |" in body and "curation/dropped.parquet" in body
+    # The drops table then comes from dropped.parquet (one dropped real image per label), with
+    # the rows left after the step (the 34 exported).
+    assert "| exact_dedup | 34 | 2 | exact_duplicate_of: 2 |" in body and "curation/dropped.parquet" in body
 
 
 def test_cli_export(run_dir, tmp_path, cli):

@@ -64,29 +64,40 @@ def test_odd_and_broken_files(tmp_path: Path) -> None:
     assert len(rows) == len(GOOD)
     by_name = {Path(r["origin"]).name: r for r in rows}
     assert set(by_name) == set(GOOD)
+    extension = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
     for name, expect in GOOD.items():
         row = by_name[name]
         stored = run / row["path"]
+        source_bytes = (corpus / name).read_bytes()
+        fmt, normalised = expect["stored"]  # type: ignore[misc]
         assert row["path"].startswith("images/object_church/ingest-crawl/")
+        assert row["path"].endswith(f"{row['source_sha256']}{extension[fmt]}"), name
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == row["sha256"]
+        # Identity is the source bytes; clean images are stored byte for byte, the others say why not.
+        assert row["source_sha256"] == hashlib.sha256(source_bytes).hexdigest()
+        assert row["normalised"] == normalised, name
+        assert (stored.read_bytes() == source_bytes) is (normalised is None), name
         assert (row["source"], row["source_name"], row["licence"]) == ("web", "crawl", "unknown")
         assert (row["label"], row["label_id"], row["concept"]) == ("other", 0, "object_church")
+        assert row["labelled_by"] == "source" and row["origin"] == f"crawl/{name}"
         assert row["prompt"] is None and row["pair_id"] is None
         with Image.open(stored) as im:
-            assert im.format == "PNG" and im.mode == "RGB", name
+            assert im.format == fmt, name
             assert im.size == expect["size"] == (row["width"], row["height"]), name
+            rgb = im.convert("RGB")
             for xy, colour in expect.get("pixels", {}).items():  # type: ignore[union-attr]
-                assert _close(im.getpixel(xy), colour), (name, xy, im.getpixel(xy), colour)
+                assert _close(rgb.getpixel(xy), colour), (name, xy, rgb.getpixel(xy), colour)
     shard = rows[0]["shard"]
     assert shard == "ingest-object_church-crawl-00000"
     assert (run / "shards" / f"{shard}.parquet").exists() and (run / "shards" / f"{shard}.done").exists()
 
-    # Rerun: idempotent, nothing written, nothing duplicated.
-    mtimes = {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.png")}
+    # Rerun: idempotent, nothing read, decoded or written, nothing duplicated.
+    mtimes = {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.*")}
     again = ingest(run, CHURCH, [corpus], "crawl", label="other", source_type="web", progress=False)
     assert again.accepted == 0 and again.already_present == len(GOOD) and again.shards == []
+    assert again.read == 0 and again.decoded == 0 and again.reasons == expected_reasons
     assert len(_manifest(run)) == len(GOOD)
-    assert {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.png")} == mtimes
+    assert {p: p.stat().st_mtime_ns for p in (run / "images").rglob("*.*")} == mtimes
     assert len(pq.read_table(run / "ingest" / "crawl" / "rejected.parquet")) == len(BAD)
 
 
@@ -188,7 +199,7 @@ def test_webdataset_and_img2dataset_tars(tmp_path: Path) -> None:
     first = rows["https://laion.example/0.jpg"]
     assert (first["label"], first["licence"], first["source"]) == ("church", "cc-by-sa", "web")
     assert rows["https://laion.example/1.jpg"]["label"] == "other"
-    assert rows[f"{shards / '00001.tar.gz'}#a/x"]["label"] == "church"
+    assert rows["laion/00001.tar.gz#a/x"]["label"] == "church"  # relative to the ingested folder
     rejected = pq.read_table(run / "ingest" / "laion" / "rejected.parquet").to_pylist()
     assert [(r["origin"], r["reason"]) for r in rejected] == [("https://laion.example/2.jpg", "truncated")]
 
@@ -224,3 +235,79 @@ def test_cli_ingest_and_manifest_merge(tmp_path: Path, capsys: pytest.CaptureFix
     assert "source: 'bad name'" in err and err.count("\n") == 1
     assert main(["ingest", str(run), "--concept", "object_church", "--source", "s",
                  str(tmp_path / "missing")]) == 2
+
+
+def test_source_map_and_provenance_flags(tmp_path: Path, cli) -> None:
+    data = tmp_path / "tree"
+    for rel, seed in (("church/LAION_a.jpg", 1), ("church/SD-GEN_x_0.png", 2), ("other/plain.jpg", 3)):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        scene(seed, 48).save(data / rel)
+    run = tmp_path / "run"
+    code, out, err = cli("ingest", run, data, "--concept", "object_church", "--source", "mixed", "--licence", "cc0-1.0",
+                         "--source-map", "LAION_*=laion:web,licence=cc-by-4.0,origin_url=https://laion.ai",
+                         "--source-map", "*/SD-GEN_*=sd14:generated,generator=stable-diffusion,model_id=CompVis/sd",
+                         "--quiet")
+    assert code == 0, err
+    assert "sources: laion=1, mixed=1, sd14=1" in out
+    rows = {Path(r["origin"]).name: r for r in _manifest(run)}
+    assert (rows["LAION_a.jpg"]["source"], rows["LAION_a.jpg"]["licence"], rows["LAION_a.jpg"]["origin_url"]) == \
+        ("web", "cc-by-4.0", "https://laion.ai")
+    sd = rows["SD-GEN_x_0.png"]
+    assert (sd["source"], sd["source_name"], sd["generator"], sd["model_id"], sd["licence"]) == \
+        ("generated", "sd14", "stable-diffusion", "CompVis/sd", "cc0-1.0")
+    plain = rows["plain.jpg"]
+    assert (plain["source"], plain["source_name"], plain["generator"], plain["origin"]) == \
+        ("real", "mixed", None, "tree/other/plain.jpg")
+    for args, message in (
+        (["--source-map", "SD-GEN_*"], "--source-map: expected PATTERN=NAME[:TYPE][,key=value...], got 'SD-GEN_*'"),
+        (["--source-map", "SD-GEN_*=sd:generated,colour=red"], "'colour=red' is not key=value with a key of"),
+        (["--source-map", "SD-GEN_*=sd:generated"], "source_map[0].generator: generated images need --generator"),
+        (["--source-map", "SD-GEN_*=bad name"], "source_map[0].source: 'bad name'"),
+        (["--source-type", "generated"], "generator: generated images need --generator or --model-id"),
+    ):
+        code, _, err = cli("ingest", tmp_path / "run2", data, "--concept", "object_church", "--source", "s", *args)
+        assert code == 2 and err.count("\n") == 1 and message in err, (args, err)
+    assert not (tmp_path / "run2").exists()
+
+
+def test_parquet_split_and_pair_columns_are_kept(tmp_path: Path) -> None:
+    images = [png_bytes(scene(i, 40)) for i in range(4)]
+    path = tmp_path / "release.parquet"
+    pq.write_table(pa.table({"image": images, "label": ["nude", "safe", "nude", "safe"],
+                             "split": ["train", "train", "val", "test"], "pair_id": ["p1", "p1", None, None]}), path)
+    run = tmp_path / "run"
+    report = ingest(run, NUDITY, [path], "rel", split_from_folders=True)
+    assert report.declared_splits == {"train": 2, "validation": 1, "test": 1} and report.pairs == 2
+    # A file given directly is named below its own folder.
+    rows = {r["origin"].split("/", 1)[1]: r for r in _manifest(run)}
+    assert {r["origin"].split("/")[0] for r in rows.values()} == {tmp_path.name}
+    assert rows["release.parquet#row=2"]["declared_split"] == "validation"
+    assert rows["release.parquet#row=0"]["pair_id"] == rows["release.parquet#row=1"]["pair_id"] == "rel:p1"
+    # Without the flag the split column is not honoured; pair ids always are.
+    again = ingest(tmp_path / "run2", NUDITY, [path], "rel")
+    assert again.declared_splits == {} and again.pairs == 2
+    pq.write_table(pa.table({"image": images[:1], "label": ["nude"], "split": ["holdout"]}), path)
+    with pytest.raises(InputError, match=r"release.parquet: column split: split 'holdout' is not one of"):
+        ingest(tmp_path / "run3", NUDITY, [path], "rel", split_from_folders=True)
+
+
+def test_preset_sources_section_has_the_ingest_fields(tmp_path: Path) -> None:
+    from dataigm.preset import load_preset
+
+    (tmp_path / "data").mkdir()
+    preset = tmp_path / "p.yaml"
+    preset.write_text(
+        "name: p\nconcepts: [nudity]\nsources:\n"
+        "  - concept: nudity\n    source: igmu\n    paths: [data]\n    split_from_folders: true\n    pair_by: stem\n"
+        "    origin_url: https://example.org/igmu\n    licence: unknown\n"
+        "    source_map:\n      - {pattern: 'SD-GEN_*', source: sd14, source_type: generated, generator: sd,"
+        " licence: creativeml-openrail-m}\n")
+    loaded = load_preset(str(preset))
+    src = loaded.sources[0]
+    assert src.split_from_folders and src.pair_by == "stem" and src.paths == [str(tmp_path / "data")]
+    rule = src.rule_for(("train/nude/SD-GEN_a_b_0.png", "SD-GEN_a_b_0.png"))
+    assert rule is not None and src.provenance(rule).generator == "sd"
+    assert src.provenance(None).generator is None and src.provenance(None).licence == "unknown"
+    # `ingest:` is the older name of the section.
+    preset.write_text(preset.read_text().replace("sources:", "ingest:"))
+    assert load_preset(str(preset)).sources[0].source == "igmu"

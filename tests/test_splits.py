@@ -14,7 +14,7 @@ from dataigm.errors import ConfigError, DataigmError, InputError
 from dataigm.splits import (
     SplitConfig, assign_splits, check_no_leaks, load_split_config, split_config_from,
 )
-from runfixtures import build_run
+from runfixtures import build_run  # noqa: E402
 
 
 def _pair_rows(n_pairs: int, concept: str = "object_church", images: int = 2,
@@ -203,3 +203,85 @@ def test_invalid_config_object_is_a_config_error():
     with pytest.raises(ConfigError, match="split config: fractions: must sum to 1"):
         assign_splits(_single_rows(3, "object_church", "web", 0),
                       SplitConfig(fractions={"train": 0.5, "validation": 0.1, "test": 0.1}))
+
+
+def test_declared_splits_are_kept_and_only_undeclared_rows_are_assigned():
+    rows = _single_rows(300, "object_church", "real", 0) + _single_rows(300, "object_church", "real", 1)
+    for i, r in enumerate(rows):
+        r["declared_split"] = ("train", "test", None)[i % 3]
+    partner = dict(rows[0], id="object_church-partner", declared_split=None, sha256="h-partner")
+    partner["pair_id"] = rows[0]["pair_id"] = "declared-pair"
+    out = assign_splits(rows + [partner], SplitConfig())
+    by_id = {r["id"]: r for r in out}
+    for r in rows:
+        if r["declared_split"]:
+            assert by_id[r["id"]]["split"] == r["declared_split"], r["id"]
+    assert by_id["object_church-partner"]["split"] == "train"  # follows its declared partner
+    # Undeclared rows fill what the declared ones leave of 80/10/10. Per label: 300 rows, 100
+    # declared train, 100 test; room left: train 240 - 100, validation 30, test none; the 100
+    # free rows split 140:30 between train and validation.
+    free = Counter(by_id[r["id"]]["split"] for r in rows if r["declared_split"] is None)
+    assert free["test"] == 0 and abs(free["train"] - 2 * 82) <= 3 and abs(free["validation"] - 2 * 18) <= 3
+    check_no_leaks(out)
+    moved = [dict(r) for r in out]
+    victim = next(r for r in moved if r["declared_split"] == "test")
+    victim["split"] = "validation"
+    with pytest.raises(DataigmError, match=f"row '{victim['id']}' was declared test by its source but is in validation"):
+        check_no_leaks(moved)
+    check_no_leaks(moved, declared=False)
+    ignored = assign_splits(rows, SplitConfig(declared="ignore"))
+    assert Counter(r["split"] for r in ignored)["train"] == pytest.approx(0.8 * len(rows), abs=3)
+
+
+@pytest.mark.parametrize("case", ["pair_across_splits", "near_duplicate_across_splits", "benchmark_declared_train"])
+def test_conflicting_declared_splits_are_reported_with_names(case):
+    rows = _single_rows(4, "nudity", "real", 1)
+    a, b = rows[0], rows[1]
+    if case == "pair_across_splits":
+        a.update(declared_split="train", pair_id="p-1")
+        b.update(declared_split="test", pair_id="p-1")
+        expected = r"rows 'nudity-real-1-0000' \(declared train\) and 'nudity-real-1-0001' \(declared test\) " \
+                   r"are linked by pair_id 'p-1'"
+    elif case == "near_duplicate_across_splits":
+        a.update(declared_split="test", dup_cluster="c-9")
+        b.update(declared_split="validation", dup_cluster="c-9")
+        expected = r"\(declared test\) and 'nudity-real-1-0001' \(declared validation\) are linked by dup_cluster 'c-9'"
+    else:
+        a.update(declared_split="train", prompt_id="q")
+        b.update(benchmark=True, prompt_id="q")
+        expected = r"row 'nudity-real-1-0000' \(declared train\) is in one group with benchmark row " \
+                   r"'nudity-real-1-0001' \(prompt_id 'q'\)"
+    with pytest.raises(DataigmError, match=rf"split conflict: .*{expected}.*split.declared=ignore"):
+        assign_splits(rows, SplitConfig())
+
+
+def test_splits_within_2_points_per_config_and_label_despite_a_large_group():
+    from benchmarks.bench_splits import toyworld_like_rows, worst_deviation
+
+    rows = toyworld_like_rows(40_000)  # 10,000 rows per concept; one web cluster of 8% each
+    warnings: list[str] = []
+    out = assign_splits(rows, SplitConfig(), warnings)
+    worst, where = worst_deviation(out, SplitConfig().fractions)
+    assert worst <= 0.02, where
+    assert warnings == []
+    check_no_leaks(out)
+
+
+def test_a_group_too_large_for_the_fractions_is_named_in_a_warning():
+    rows = _single_rows(400, "object_church", "web", 1)
+    for r in rows[:160]:  # 40% of the rows are one near-duplicate cluster that holds a benchmark row
+        r["dup_cluster"] = "stock-photo"
+    rows[0]["benchmark"] = True
+    warnings: list[str] = []
+    out = assign_splits(rows, SplitConfig(), warnings)
+    assert Counter(r["split"] for r in out)["test"] >= 160
+    assert len(warnings) == 1
+    assert warnings[0].startswith("split object_church/1: test holds ")
+    assert "160 of these rows hold a benchmark prompt or share a group with one" in warnings[0]
+    # Without the benchmark row a large group goes where it fits (train); one of 90% still warns by name.
+    rows[0]["benchmark"] = False
+    for r in rows[:360]:
+        r["dup_cluster"] = "stock-photo"
+    warnings = []
+    assign_splits(rows, SplitConfig(), warnings)
+    assert len(warnings) == 1 and "the group of 'object_church-web-1-0000' holds 360 of these rows" in warnings[0]

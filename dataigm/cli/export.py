@@ -16,9 +16,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         description=(
             "Read RUN/curation/kept.parquet (or RUN/manifest.parquet), assign leak-free splits (pairs, "
             "prompts and near-duplicate clusters never cross splits; benchmark prompts never in train), "
-            "then write one parquet config per concept plus a 'prompts' config, contact sheets and a "
-            "README.md card. The target is replaced atomically: a failed export leaves an earlier one "
-            "untouched. Settings: the export section of the preset the RUN was built with."
+            "then write one parquet config per concept plus a 'prompts' config (when the run has prompts), "
+            "contact sheets (pixelated for nsfw concepts) and a "
+            "README.md card. Splits a source declared are kept (a conflict is an error naming the rows); a "
+            "split that misses its fraction by more than 2 points is a warning naming the group. The target "
+            "is replaced atomically: a failed export leaves an earlier one untouched. Settings: the export "
+            "section of the preset the RUN was built with."
         ),
     )
     p.add_argument("run", type=Path, help="RUN folder (manifest.parquet, optionally curation/)")
@@ -31,6 +34,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--seed", type=int, default=None, help="split hash seed (same as --set split.seed=N)")
     p.add_argument("--max-shard-mb", type=float, default=None, help="largest parquet shard in MB (default 500)")
     p.add_argument("--no-contact-sheets", action="store_true", help="skip the contact sheet PNGs")
+    p.add_argument("--pixelate", choices=("nsfw", "all", "none"), default=None, dest="pixelate",
+                   help="which contact sheets are pixelated (default nsfw: those of nsfw-domain concepts; "
+                        "none only for local review)")
     add_config_args(p)
     add_quiet(p)
     p.set_defaults(func=run)
@@ -58,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"split": read_yaml(args.split_config) if args.split_config else None,
                  "split.fractions": _fractions(args.fractions), "split.seed": args.seed,
                  "max_shard_mb": args.max_shard_mb, "repo_id": args.repo_id,
-                 "contact_sheets": False if args.no_contact_sheets else None}
+                 "contact_sheets": False if args.no_contact_sheets else None,
+                 "contact_sheet_pixelate": args.pixelate}
     config = resolve_config(ExportConfig, data, f"{run_folder.info_path} (preset export section)",
                             sets=args.sets, overrides=overrides)
     if printed_config(args, config):

@@ -97,10 +97,18 @@ class ConceptJudgeConfig:
     "present" when score >= threshold. A row disagrees when its label says otherwise by more
     than `margin` (score < threshold - margin for present rows, score >= threshold + margin for
     absent rows).
+
+    What happens to a disagreeing row depends on who set its label (`labelled_by`):
+    `action` for labels the source gave (class folders, label columns, --label: people), whose
+    default `flag` keeps the row and marks it (`judge_disagrees`, exported with `judge_score`),
+    so a detector never overrides a human label unless you ask; `prompt_label_action` for images
+    dataigm generated, whose label is only the prompt's intent: by default `drop`, since an image
+    that failed to show what its prompt asked for (or showed it unasked) is a wrong label.
     """
 
     judge: str = "auto"
-    action: Literal["drop", "flag"] = "drop"
+    action: Literal["drop", "flag"] = "flag"
+    prompt_label_action: Literal["drop", "flag"] = "drop"
     threshold: float = IGMU_THRESHOLD
     margin: float = 0.0
     nudenet_classes: list[str] = field(default_factory=lambda: list(NUDENET_CLASSES))

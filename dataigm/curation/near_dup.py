@@ -15,11 +15,21 @@ instead of per-query hash-map probes: on the 2-core development machine faiss's 
 78 s (radius 8) to 200 s (radius 7) for a million codes, the sort-join a few seconds (see
 benchmarks/bench_near_dup.py). Small sets use faiss.IndexBinaryFlat range search (brute force
 in C, fastest below a few thousand codes), and "faiss-multihash" stays available.
+
+Curation needs clusters, not pairs, and `near_clusters` finds them without listing every pair:
+a cluster of k near-identical images has k^2/2 pairs (and the pair search above meets each of
+them once per shared key, about 18 times), which exhausted 22 GB at k = 8,000. Instead:
+identical hashes collapse to one node first; then, inside each run of codes sharing a key, a
+long run is linked as stars: its first code is linked to every code within the radius (one
+edge each), and each remaining code to one member of that star if any is within the radius,
+then the same again for the remaining codes. Every pair within the radius shares a key, so it
+is either inside one star (connected through its centre) or checked, and the connected
+components are exactly those of the full pair graph; memory stays linear in the codes.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -135,14 +145,15 @@ def _faiss_range(codes: np.ndarray, radius: int, multihash: tuple[int, int, int]
     return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
 
 
-def _mih_pairs(codes: np.ndarray, radius: int) -> np.ndarray:
+def _block_keys(codes: np.ndarray, radius: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per block of the code: (sorted keys, item of each key), where each item emits its block
+    and the block's one-bit variants, so items that share a key are candidates."""
     n = codes.shape[0]
     if n >= 2**32:
         raise ValueError("at most 2**32 - 1 codes per search")
     m = blocks_for_radius(radius)
     widths = [HASH_BITS // m + (1 if i < HASH_BITS % m else 0) for i in range(m)]
     ids = np.arange(n, dtype=np.uint64)
-    found: list[np.ndarray] = []
     offset = 0
     low32 = np.uint64(0xFFFFFFFF)
     for width in widths:
@@ -159,6 +170,12 @@ def _mih_pairs(codes: np.ndarray, radius: int) -> np.ndarray:
         keys = packed >> np.uint64(32)
         members = (packed & low32).view(np.int64)  # ids < 2**32: same bits as int64
         del packed
+        yield keys, members
+
+
+def _mih_pairs(codes: np.ndarray, radius: int) -> np.ndarray:
+    found: list[np.ndarray] = []
+    for keys, members in _block_keys(codes, radius):
         found.extend(_pairs_in_runs(keys, members, codes, radius))
     return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
 
@@ -197,6 +214,74 @@ def pairwise_pairs(codes: np.ndarray, radius: int, chunk: int = 1024) -> np.ndar
         keep = j > i
         out.append(np.stack([i[keep], j[keep]], axis=1))
     return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
+
+
+# Runs of equal keys longer than this are linked as stars instead of pair by pair.
+DENSE_RUN = 32
+
+
+def near_clusters(codes: np.ndarray, radius: int, method: Method = "auto") -> tuple[np.ndarray, int]:
+    """Connected components of the near-duplicate graph (Hamming distance <= radius) without
+    listing every pair: (one label 0..k-1 per code, number of links used). Exact: the labels
+    equal `cluster_labels(n, near_pairs(codes, radius))` up to renumbering."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint64)
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    n = codes.shape[0]
+    if n < 2:
+        return np.arange(n, dtype=np.int64), 0
+    # Identical hashes are one node: a cluster of copies costs nothing beyond its distinct codes.
+    unique, inverse = np.unique(codes, return_inverse=True)
+    if method == "auto":
+        method = "flat" if unique.shape[0] <= FLAT_MAX else "mih"
+    if method == "mih":
+        links = _mih_links(unique, radius)
+    else:
+        links = near_pairs(unique, radius, method)
+    labels = connected_components(unique.shape[0], links)
+    # Renumber by first appearance so labels are stable for a given input order.
+    _, first, compact = np.unique(labels[inverse.ravel()], return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[compact.ravel()].astype(np.int64), int(links.shape[0])
+
+
+def _mih_links(codes: np.ndarray, radius: int) -> np.ndarray:
+    """Links (verified pairs) whose connected components are those of all near pairs."""
+    found: list[np.ndarray] = []
+    for keys, members in _block_keys(codes, radius):
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        lengths = np.diff(np.r_[starts, keys.shape[0]])
+        run_len = np.repeat(lengths, lengths)
+        short = (run_len > 1) & (run_len <= DENSE_RUN)
+        block_links = _pairs_in_runs(keys[short], members[short], codes, radius)
+        for start, length in zip(starts[lengths > DENSE_RUN], lengths[lengths > DENSE_RUN]):
+            block_links.extend(_star_links(members[start:start + length], codes, radius))
+        if block_links:
+            found.append(_canonical(np.concatenate(block_links)))  # one copy of each link per block
+    return _canonical(np.concatenate(found)) if found else np.empty((0, 2), dtype=np.int64)
+
+
+def _star_links(run: np.ndarray, codes: np.ndarray, radius: int, chunk: int = 2048) -> list[np.ndarray]:
+    """Links that connect every pair within `radius` among the codes of one long run."""
+    out = []
+    rest = run
+    while rest.shape[0] > 1:
+        centre = rest[0]
+        near = hamming(codes[rest], codes[centre]) <= radius
+        star, rest = rest[near], rest[~near]
+        out.append(np.stack([np.full(star.shape[0] - 1, centre), star[1:]], axis=1))
+        if rest.shape[0] == 0:
+            break
+        # One link from each remaining code to the star, when any star member is within reach.
+        star_codes = codes[star]
+        for lo in range(0, rest.shape[0], chunk):
+            part = rest[lo:lo + chunk]
+            dist = np.bitwise_count(codes[part][:, None] ^ star_codes[None, :])
+            hit = dist <= radius
+            reach = hit.any(axis=1)
+            if reach.any():
+                out.append(np.stack([part[reach], star[hit[reach].argmax(axis=1)]], axis=1))
+    return out
 
 
 def cluster_labels(n: int, pairs: np.ndarray) -> np.ndarray:

@@ -17,8 +17,9 @@ import pandas as pd
 from dataigm.curation.config import CurationConfig
 from dataigm.curation.judges import CACHE_NAME as JUDGE_CACHE
 from dataigm.curation.judges import cached_scores, nudenet_available, resolve_judge
-from dataigm.curation.near_dup import cluster_labels, near_pairs
+from dataigm.curation.near_dup import near_clusters
 from dataigm.judging import Judge
+from dataigm.manifest import labelled_by
 from dataigm.run import Run
 
 
@@ -87,24 +88,21 @@ class Validation(Step):
         return _drops(ids, reasons)
 
 
-def _same_pair(a: Any, b: Any) -> bool:
-    return a is not None and b is not None and not (isinstance(a, float) and np.isnan(a)) and a == b
-
-
-def _resolve_group(members: pd.DataFrame, prefix: str) -> tuple[list[str], list[str]]:
-    """Members in keep-priority order: each is dropped if an earlier kept member has the same
-    label and is not its pair partner (forget/reference images of one pair are meant to look
-    alike, and rows of other labels are a label conflict, not redundancy)."""
-    kept: list[tuple[str, Any, Any]] = []
-    ids, reasons = [], []
-    for rid, label, pair in zip(members.index, members["label"], members["pair_id"]):
-        match = next((k for k, kl, kp in kept if kl == label and not _same_pair(kp, pair)), None)
-        if match is None:
-            kept.append((rid, label, pair))
-        else:
-            ids.append(rid)
-            reasons.append(f"{prefix}:{match}")
-    return ids, reasons
+def _resolve_clusters(rows: pd.DataFrame, cluster: np.ndarray, prefix: str) -> tuple[list[str], list[str]]:
+    """Who is dropped inside clusters, in O(rows): `rows` in keep-priority order, `cluster` one
+    label per row. Per cluster and label the first row is kept, and so are later rows of its
+    pair (forget/reference images of one pair are meant to look alike); every other row of that
+    label is dropped as a duplicate of the first. Rows of other labels are a label conflict, not
+    redundancy, and stay."""
+    frame = pd.DataFrame({"cluster": cluster, "label": rows["label"].to_numpy(),
+                          "pair": rows["pair_id"].to_numpy(), "id": rows.index.to_numpy()})
+    first_rows = frame.groupby(["cluster", "label"], sort=False).cumcount().to_numpy() == 0
+    firsts = frame[first_rows].rename(columns={"pair": "first_pair", "id": "first_id"})
+    merged = frame.merge(firsts[["cluster", "label", "first_pair", "first_id"]], on=["cluster", "label"],
+                         how="left", sort=False)
+    same_pair = merged["pair"].notna().to_numpy() & (merged["pair"] == merged["first_pair"]).to_numpy()
+    drop = ~first_rows & ~same_pair
+    return (merged.loc[drop, "id"].tolist(), [f"{prefix}:{f}" for f in merged.loc[drop, "first_id"]])
 
 
 def _priority(rows: pd.DataFrame, facts: pd.DataFrame, prefer: str = "id") -> pd.DataFrame:
@@ -129,14 +127,16 @@ class ExactDedup(Step):
         return config.exact_dedup.enabled
 
     def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
-        ids, reasons = [], []
+        ids: list[str] = []
+        reasons: list[str] = []
         ordered = _priority(rows, ctx.facts, ctx.config.near_dedup.prefer)
         for group in _scopes(ordered, ctx.config.near_dedup.scope):
             dup = group[group.duplicated("sha256", keep=False)]
-            for _, members in dup.groupby("sha256", sort=True):
-                i, r = _resolve_group(members, "exact_duplicate_of")
-                ids += i
-                reasons += r
+            if dup.empty:
+                continue
+            i, r = _resolve_clusters(dup, pd.factorize(dup["sha256"])[0], "exact_duplicate_of")
+            ids += i
+            reasons += r
         return _drops(ids, reasons)
 
 
@@ -148,34 +148,35 @@ class NearDedup(Step):
 
     def run(self, rows: pd.DataFrame, ctx: Context) -> pd.Series:
         cfg = ctx.config.near_dedup
-        ids, reasons = [], []
+        ids: list[str] = []
+        reasons: list[str] = []
         clusters = pd.Series(rows.index.to_numpy(), index=rows.index, dtype=object)
-        n_pairs = 0
+        n_links = 0
         sizes: list[int] = []
         start = time.perf_counter()
         ordered = _priority(rows, ctx.facts, ctx.config.near_dedup.prefer)
         for group in _scopes(ordered, cfg.scope):
             codes = ctx.facts.loc[group["sha256"], cfg.hash].to_numpy(np.uint64)
-            pairs = near_pairs(codes, cfg.radius, cfg.method)
-            n_pairs += len(pairs)
-            labels = cluster_labels(len(group), pairs)
+            # Clusters, not pairs: a large near-identical cluster costs memory linear in its size.
+            labels, links = near_clusters(codes, cfg.radius, cfg.method)
+            n_links += links
             counts = np.bincount(labels)
-            multi = np.flatnonzero(counts > 1)
-            if multi.size == 0:
-                continue
-            # Rows are in priority order, so a cluster's first row is its representative.
             member_rows = np.flatnonzero(counts[labels] > 1)
-            by_cluster = pd.Series(member_rows).groupby(labels[member_rows])
-            for _, positions in by_cluster:
-                members = group.iloc[positions.to_numpy()]
-                clusters.loc[members.index] = members.index[0]
-                sizes.append(len(members))
-                i, r = _resolve_group(members, "near_duplicate_of")
-                ids += i
-                reasons += r
+            if member_rows.size == 0:
+                continue
+            members = group.iloc[member_rows]
+            member_labels = labels[member_rows]
+            # Rows are in priority order, so a cluster's first row is its representative.
+            _, first = np.unique(member_labels, return_index=True)
+            rep = pd.Series(members.index[first], index=np.unique(member_labels))
+            clusters.loc[members.index] = rep.loc[member_labels].to_numpy()
+            sizes += counts[counts > 1].tolist()
+            i, r = _resolve_clusters(members, member_labels, "near_duplicate_of")
+            ids += i
+            reasons += r
         ctx.columns["dup_cluster"] = clusters
         ctx.info["near_dedup"] = {
-            "hash": cfg.hash, "radius": cfg.radius, "method": cfg.method, "pairs": int(n_pairs),
+            "hash": cfg.hash, "radius": cfg.radius, "method": cfg.method, "links": int(n_links),
             "clusters_with_duplicates": len(sizes), "largest_cluster": max(sizes, default=1),
             "seconds": round(time.perf_counter() - start, 3),
         }
@@ -238,15 +239,25 @@ class JudgeAgreement(Step):
             present = sub["label_id"].to_numpy() == 1
             disagree = np.where(present, s < cfg.threshold - cfg.margin, s >= cfg.threshold + cfg.margin)
             flags.loc[sub.index] = disagree
-            bad = sub.index[disagree]
-            if cfg.action == "drop":
-                ids += list(bad)
-                reasons += [f"judge_disagrees:{judge.name}={v:.3f}" for v in s[disagree]]
-            info[concept] = {"judge": judge.name, "identity": judge.identity, "action": cfg.action, "threshold": cfg.threshold,
+            # Human labels are flagged unless the config says drop; prompt labels follow their own action.
+            by = np.array([labelled_by(r) for r in sub[["labelled_by", "source"]].to_dict("records")])
+            action = np.where(by == "prompt", cfg.prompt_label_action, cfg.action)
+            dropping = disagree & (action == "drop")
+            ids += list(sub.index[dropping])
+            reasons += [f"judge_disagrees:{judge.name}={v:.3f}" for v in s[dropping]]
+            names = sub["source_name"].fillna(sub["source"]).astype(str)
+            per = pd.DataFrame({"key": names.to_numpy() + "/" + sub["label"].astype(str).to_numpy(),
+                                "disagree": disagree, "dropped": dropping})
+            counts = per.groupby("key").agg(judged=("disagree", "size"), disagree=("disagree", "sum"),
+                                            dropped=("dropped", "sum"))
+            info[concept] = {"judge": judge.name, "identity": judge.identity, "action": cfg.action,
+                             "prompt_label_action": cfg.prompt_label_action, "threshold": cfg.threshold,
                              "margin": cfg.margin, "scored": computed, "cached": cached,
-                             "disagree": int(disagree.sum())}
+                             "disagree": int(disagree.sum()), "dropped": int(dropping.sum()),
+                             "flagged": int((disagree & ~dropping).sum()),
+                             "by_source_label": {k: {c: int(v) for c, v in row.items()}
+                                                 for k, row in counts.to_dict("index").items()}}
         ctx.columns["judge_score"] = scores_col
         ctx.columns["judge_disagrees"] = flags
         ctx.info["judge_agreement"] = info
         return _drops(ids, reasons)
-
