@@ -107,11 +107,11 @@ def test_output_under_a_file_gives_one_line(cli, tmp_path):
     assert blocker.read_text() == "x"
 
 
-def test_two_processes_on_one_run_second_is_refused(tmp_path):
+def test_two_processes_on_one_run_second_is_refused(cli, tmp_path):
     preset = write_preset(tmp_path / "p.yaml", forget=40, images_per_prompt=4, shard_size=16, batch_size=2)
     reference, run = tmp_path / "reference", tmp_path / "run"
     cmd = [sys.executable, "-m", "dataigm", "generate", "--preset", str(preset), "--quiet", "--out"]
-    subprocess.run(cmd + [str(reference)], check=True, capture_output=True, timeout=300)
+    assert cli("generate", "--preset", preset, "--quiet", "--out", reference)[0] == 0
     first = subprocess.Popen(cmd + [str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
