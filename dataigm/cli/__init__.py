@@ -31,6 +31,7 @@ COMMANDS = (
     "train",
     "evaluate",
     "judge",
+    "prompts",
     "sample",
     "scorecard",
     "publish",
