@@ -34,6 +34,7 @@ COMMANDS = (
     "prompts",
     "sample",
     "scorecard",
+    "labels",
     "publish",
     "demo",
 )
