@@ -201,7 +201,11 @@ def robustness(ctx: "ScoreContext") -> list[MetricRow]:
         rows += _flag_rows(ctx, "robustness", "post_asr", prompt_set)
         attacked = ctx.effective(ctx.images(ctx.org, prompt_set), prompt_set)
         bases = set(attacked["base"])
-        if not bases or not ctx.images(ctx.org, "forget")["base"].isin(bases).any():
+        if attacked.empty:
+            rows += unavailable(ctx, "robustness", "pre_asr", f"ORG renders none of the prompts of '{prompt_set}' "
+                                "(effectiveness filter)", prompt_set)
+            continue
+        if not ctx.images(ctx.org, "forget")["base"].isin(bases).any():
             rows += unavailable(ctx, "robustness", "pre_asr", f"the prompts of '{prompt_set}' name no base prompt "
                                 "among the forget prompts (give base_prompt_id when importing them)", prompt_set)
             continue

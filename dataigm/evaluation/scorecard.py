@@ -33,7 +33,7 @@ from dataigm.evaluation.prompts import DATASET_SETS
 from dataigm.evaluation.models import (ClipModel, FeatureExtractor, FeaturesConfig, Lpips, LpipsConfig,
                                        MetricUnavailable)
 from dataigm.evaluation.stats import JudgeErrorRates, cluster_bootstrap
-from dataigm.io import atomic_path, atomic_write_json
+from dataigm.io import atomic_path, atomic_write_json, atomic_write_text
 from dataigm.run import Run
 from dataigm.taxonomy import ConceptSpec, load_concept
 
@@ -729,8 +729,6 @@ def save_answers(out_run: Run, judges: Sequence[Any]) -> list[str]:
                 kept[row["key"]] = row
         for row in answers:
             kept[row["key"]] = row
-        from dataigm.io import atomic_write_text
-
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, "".join(json.dumps(public(r), sort_keys=True) + "\n" for r in kept.values()))
         note = getattr(judge, "quality_note", "")
