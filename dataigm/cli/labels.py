@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from dataigm.cli._args import add_config_args, add_quiet, positive_int, printed_config
+from dataigm.cli._args import add_config_args, add_quiet, positive_int, run_configured
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -49,29 +49,23 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from dataigm.config import resolve_config
     from dataigm.errors import InputError
     from dataigm.evaluation.labels import LabelsExportConfig, export_for_labelling
 
-    config = resolve_config(LabelsExportConfig, {}, "dataigm labels export", sets=args.sets, overrides={
+    def act(config: LabelsExportConfig) -> str:
+        if not args.images:
+            raise InputError("labels export: give the folder of images to sample from")
+        return export_for_labelling(args.images, args.out, config, progress=not args.quiet).summary()
+
+    return run_configured(args, LabelsExportConfig, "dataigm labels export", {
         "concept": args.concept, "judges": args.judge, "per_stratum": args.per_stratum, "pixelate": args.pixelate,
-        "overwrite": True if args.overwrite else None, "device": args.device})
-    if printed_config(args, config):
-        return 0
-    if not args.images:
-        raise InputError("labels export: give the folder of images to sample from")
-    print(export_for_labelling(args.images, args.out, config, progress=not args.quiet).summary())
-    return 0
+        "overwrite": True if args.overwrite else None, "device": args.device}, act)
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from dataigm.config import resolve_config
     from dataigm.evaluation.labels import LabelsImportConfig, import_labels
 
-    config = resolve_config(LabelsImportConfig, {}, "dataigm labels import", sets=args.sets, overrides={
+    return run_configured(args, LabelsImportConfig, "dataigm labels import", {
         "labels": args.labels, "judges": args.judge, "images": args.images,
-        "update_cards": False if args.no_cards else None, "device": args.device})
-    if printed_config(args, config):
-        return 0
-    print(import_labels(args.folder, config, progress=not args.quiet).table())
-    return 0
+        "update_cards": False if args.no_cards else None, "device": args.device},
+        lambda config: import_labels(args.folder, config, progress=not args.quiet).table())

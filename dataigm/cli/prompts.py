@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from dataigm.cli._args import add_config_args, add_quiet, printed_config
+from dataigm.cli._args import add_config_args, add_quiet, run_configured
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -88,44 +88,33 @@ def _mapping(items: list[str] | None) -> dict[str, str] | None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from dataigm.config import resolve_config
     from dataigm.evaluation.prompt_import import PromptImportConfig, import_prompts
 
-    config = resolve_config(PromptImportConfig, {}, "dataigm prompts import", sets=args.sets, overrides={
+    return run_configured(args, PromptImportConfig, "dataigm prompts import", {
         "files": args.files or None, "concept": args.concept, "kind": args.kind, "attack": args.attack,
         "language": args.language, "prompt_set": args.prompt_set, "source": args.source,
         "source_url": args.source_url, "licence": args.licence, "columns": _mapping(args.map), "base": args.base,
-        "out": args.out, "run": args.run})
-    if printed_config(args, config):
-        return 0
-    print(import_prompts(config).summary())
-    return 0
+        "out": args.out, "run": args.run}, lambda config: import_prompts(config).summary())
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from dataigm.config import resolve_config
     from dataigm.evaluation.translate import TranslateConfig, translate_prompts
 
-    config = resolve_config(TranslateConfig, {}, "dataigm prompts translate", sets=args.sets, overrides={
+    return run_configured(args, TranslateConfig, "dataigm prompts translate", {
         "source": args.source, "concepts": args.concept, "model": args.model, "language": args.language,
-        "prompt_set": args.prompt_set, "device": args.device, "out": args.out, "run": args.run})
-    if printed_config(args, config):
-        return 0
-    print(translate_prompts(config).summary())
-    return 0
+        "prompt_set": args.prompt_set, "device": args.device, "out": args.out, "run": args.run},
+        lambda config: translate_prompts(config).summary())
 
 
 def run_filter(args: argparse.Namespace) -> int:
-    from dataigm.config import resolve_config
     from dataigm.errors import InputError
     from dataigm.evaluation.effectiveness import FilterConfig, filter_prompts
 
-    config = resolve_config(FilterConfig, {}, "dataigm prompts filter", sets=args.sets, overrides={
+    def act(config: FilterConfig) -> str:
+        if not args.samples:
+            raise InputError("prompts filter: give the sample root (the folder `dataigm sample --out` wrote)")
+        return filter_prompts(args.samples, config, progress=not args.quiet).summary()
+
+    return run_configured(args, FilterConfig, "dataigm prompts filter", {
         "concept": args.concept, "judge": args.judge, "min_flagged": args.min_flagged, "of": args.of,
-        "reference_method": args.reference_method, "run": args.run, "device": args.device})
-    if printed_config(args, config):
-        return 0
-    if not args.samples:
-        raise InputError("prompts filter: give the sample root (the folder `dataigm sample --out` wrote)")
-    print(filter_prompts(args.samples, config, progress=not args.quiet).summary())
-    return 0
+        "reference_method": args.reference_method, "run": args.run, "device": args.device}, act)
