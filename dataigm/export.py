@@ -255,28 +255,98 @@ def _write_config(tmp: Path, name: str, rows_by_split: Mapping[str, list[dict[st
     return files
 
 
-def _write_prompts(tmp: Path, run: Run, concepts: Sequence[str]) -> tuple[list[str], Any]:
-    """The prompts config (one `train` split); ([], None) when the run has no prompts.parquet."""
-    path = run.prompts_path
-    if not path.exists():
-        return [], None
+def _read_parquet(path: Path) -> Any:
     try:
-        table = pq.read_table(path)
+        return pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: unreadable parquet: {exc}") from None
+
+
+def _eval_prompt_rows(run: Run, specs: Mapping[str, ConceptSpec]) -> list[dict[str, Any]]:
+    """RUN/eval_prompts.parquet (imported and translated sets) as prompts-config rows: never used
+    for training (benchmark), their provenance both flat (attack, language, source, licence) and
+    whole (provenance, JSON)."""
+    import json
+
+    rows = []
+    for r in _read_parquet(run.eval_prompts_path).to_pylist() if run.eval_prompts_path.exists() else []:
+        if r["concept"] not in specs:
+            continue
+        prov = json.loads(r.get("provenance") or "{}")
+        rows.append({"prompt_id": r["prompt_id"], "concept": r["concept"],
+                     "taxonomy_path": specs[r["concept"]].taxonomy_path, "prompt_set": r["prompt_set"],
+                     "prompt": r["prompt"], "pair_id": r["base_id"], "group": None, "benchmark": True,
+                     "names_concept": bool(r.get("names_concept")), "seed": r.get("seed"),
+                     "attack": prov.get("attack"), "language": prov.get("language"), "source": prov.get("source"),
+                     "licence": prov.get("licence"), "provenance": r.get("provenance")})
+    return rows
+
+
+def prompts_for_export(run: Run, specs: Mapping[str, ConceptSpec]) -> Any:
+    """The prompts config's table: the run's prompt sets, its imported evaluation sets, and the
+    effectiveness marks of `dataigm prompts filter` (null where not measured); None when empty."""
+    tables = []
+    if run.prompts_path.exists():
+        tables.append(_read_parquet(run.prompts_path))
+    extra = _eval_prompt_rows(run, specs)
+    if extra:
+        tables.append(pa.Table.from_pylist(extra))
+    if not tables:
+        return None
+    table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
     if "concept" in table.column_names:
-        mask = pa.array([c in set(concepts) for c in table.column("concept").to_pylist()])
-        table = table.filter(mask)
+        table = table.filter(pa.array([c in specs for c in table.column("concept").to_pylist()]))
     if table.num_rows == 0:
-        return [], None  # no prompt of these concepts: no prompts config (the card says so)
+        return None
+    if run.effectiveness_path.exists() and "prompt_id" in table.column_names:
+        marks = {r["prompt_id"]: r for r in _read_parquet(run.effectiveness_path).to_pylist()}
+        ids = table.column("prompt_id").to_pylist()
+        table = table.append_column("effective", pa.array([marks[i]["effective"] if i in marks else None for i in ids],
+                                                          pa.bool_()))
+        for name in ("effective_flagged", "effective_of"):
+            table = table.append_column(name, pa.array([marks[i][name] if i in marks else None for i in ids], pa.int64()))
     if "prompt_id" in table.column_names:
         table = table.sort_by("prompt_id")
+    return table
+
+
+def prompt_set_summary(run: Run, table: Any) -> list[dict[str, Any]]:
+    """Per (concept, prompt set) of the prompts config: rows, where imported sets came from, and
+    how many prompts the effectiveness filter kept (with its rule and judge): for the card."""
+    rows = table.to_pylist()
+    marks = {r["prompt_id"]: r for r in _read_parquet(run.effectiveness_path).to_pylist()} \
+        if run.effectiveness_path.exists() else {}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        entry = out.setdefault((r["concept"], r["prompt_set"]), {
+            "concept": r["concept"], "prompt_set": r["prompt_set"], "rows": 0, "attack": set(), "language": set(),
+            "source": set(), "licence": set(), "measured": 0, "kept": 0, "rule": set(), "judge": set()})
+        entry["rows"] += 1
+        for key in ("attack", "language", "source", "licence"):
+            if r.get(key):
+                entry[key].add(str(r[key]))
+        mark = marks.get(r["prompt_id"])
+        if mark is not None:
+            entry["measured"] += 1
+            entry["kept"] += int(bool(mark["effective"]))
+            entry["rule"].add(mark["rule"])
+            entry["judge"].add(mark["judge"])
+    return [{k: ", ".join(sorted(v)) if isinstance(v, set) else v for k, v in e.items()}
+            for _, e in sorted(out.items())]
+
+
+def _write_prompts(tmp: Path, run: Run, specs: Mapping[str, ConceptSpec]) -> tuple[list[str], Any, list[dict[str, Any]]]:
+    """The prompts config (one `train` split) and its per-set summary; ([], None, []) when the
+    run has no prompts for these concepts."""
+    table = prompts_for_export(run, specs)
+    if table is None:
+        return [], None, []  # no prompt of these concepts: no prompts config (the card says so)
     features = prompt_features(table)
     table = table.select(list(features)).cast(features.arrow_schema)
     rel = f"{PROMPTS_CONFIG}/train-00000-of-00001.parquet"
     (tmp / PROMPTS_CONFIG).mkdir(parents=True, exist_ok=True)
     pq.write_table(table, tmp / rel)
-    return [rel], features
+    return [rel], features, prompt_set_summary(run, table)
 
 
 # ----------------------------------------------------------------------------- card
@@ -450,7 +520,7 @@ def _export_dataset(run: Run, out_dir: Path, config: ExportConfig | None, *, pro
                 features[name] = concept_features(specs[name])
                 files += _write_config(tmp, name, by_config[name], run, features[name],
                                        config.max_shard_bytes, bar)
-        prompt_files, prompt_feats = _write_prompts(tmp, run, names)
+        prompt_files, prompt_feats, prompt_sets = _write_prompts(tmp, run, specs)
         if prompt_files:
             files += prompt_files
             features[PROMPTS_CONFIG] = prompt_feats
@@ -474,7 +544,8 @@ def _export_dataset(run: Run, out_dir: Path, config: ExportConfig | None, *, pro
         readme = dataset_card_text(run=run, specs=[specs[n] for n in names], rows=rows,
                                    written=written, features=features, split_cfg=split_cfg,
                                    rows_from=rows_from, repo_id=config.repo_id, load_ref=load_ref,
-                                   contact_sheets=sheets, split_warnings=warnings, fingerprint=fingerprint)
+                                   contact_sheets=sheets, split_warnings=warnings, fingerprint=fingerprint,
+                                   prompt_sets=prompt_sets)
         (tmp / "README.md").write_text(readme, encoding="utf-8")
         for name in names:
             expected = sum(len(v) for v in by_config[name].values())

@@ -266,7 +266,7 @@ def dataset_card_text(*, run: Run, specs: Sequence[ConceptSpec], rows: Sequence[
                       written: Mapping[str, Mapping[str, Any]], features: Mapping[str, Any],
                       split_cfg: SplitConfig, rows_from: str, repo_id: str | None, load_ref: str,
                       contact_sheets: Mapping[str, Mapping[str, Any]], split_warnings: Sequence[str] = (),
-                      fingerprint: str = "") -> str:
+                      fingerprint: str = "", prompt_sets: Sequence[Mapping[str, Any]] = ()) -> str:
     """README.md text: YAML header + body from cards/dataset_card.md.j2. `contact_sheets` maps
     a concept to {"path": file in the dataset folder, "pixelated": bool}."""
     from dataigm import cards
@@ -341,6 +341,8 @@ def dataset_card_text(*, run: Run, specs: Sequence[ConceptSpec], rows: Sequence[
         group_keys=list(GROUP_KEYS),
         provenance=provenance,
         gated=[s.name for s in specs if s.is_gated],
+        prompt_sets=list(prompt_sets),
+        evaluation_sets=[p for p in prompt_sets if p["source"] or p["measured"]],
     )
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
     return str(card)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from dataigm.errors import InputError
-from dataigm.io import (RunLock, atomic_write_json, folder_lock, fsync_file, replace_folder, staging_folder,
+from dataigm.io import (RunLock, atomic_write_bytes, atomic_write_json, folder_lock, fsync_file, replace_folder, staging_folder,
                         staging_folder_path, sweep_folder_leftovers)
 
 MARKER = "dataigm_judge.json"
@@ -126,6 +127,34 @@ class JudgeFolder:
         JudgeFolder(staged).seal()
         replace_folder(staged, self.root)
         self._digests.clear()
+
+    def update(self, changes: dict[str, bytes]) -> None:
+        """Replace some files of a finished judge (its card, its metrics) and re-seal it, written
+        whole like a training: a copy of the folder (hard links for the files that stay, which are
+        never written in place) gets the new files and a new marker, then is swapped in. A kill at
+        any moment leaves the old judge or the updated one. Call holding the lock."""
+        unknown = sorted(set(changes) - set(JUDGE_FILES) - {WEIGHTS})
+        if unknown or WEIGHTS in changes or CONFIG in changes:
+            raise InputError(f"{self.root}: only {CARD}, {METRICS} and plots can be updated, not {unknown or [WEIGHTS]}")
+        self.require_finished()
+        staged = self.staging("update")
+
+        def link(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:   # a file system without hard links: copy
+                shutil.copy2(src, dst)
+
+        for item in self.root.iterdir():
+            if item.name == MARKER or item.name in changes:
+                continue
+            if item.is_dir():
+                shutil.copytree(item, staged / item.name, copy_function=link)
+            else:
+                link(str(item), str(staged / item.name))
+        for name, data in changes.items():
+            atomic_write_bytes(staged / name, data)
+        self.install(staged)
 
     # -- the marker --------------------------------------------------------------------
     def seal(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 agreement), by folder scoring and by the scorecard.
 
     judge = load_judge("nudenet" | "clip:MODEL" | "hf-hub:ORG/NAME" | "ORG/NAME" | "path/to/JUDGE"
-                       | "NAME[:ARG]" for a registered judge, concept=..., device=...)
+                       | "vlm:MODEL@ENDPOINT" | "NAME[:ARG]" for a registered judge, concept=..., device=...)
     pred = judge.predict(images)   # PIL images, file paths or HWC uint8 arrays
     pred.probabilities             # (N,) P(concept present), comparable across judge kinds
     pred.decisions                 # (N,) bool: probabilities >= judge.threshold
@@ -30,6 +30,9 @@ class JudgePrediction:
     decisions: np.ndarray  # (N,) bool
     labels: list[str]  # predicted label name per image
     class_probabilities: np.ndarray | None = None  # (N, K) for K-class judges
+    # (N,) bool: the judge could not decide (a VLM answering "unsure"); such images are counted
+    # apart, never as flagged or clean.
+    unsure: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -54,6 +57,7 @@ JUDGES: Registry[JudgeFactory] = Registry("judge", "dataigm.judges")
 JUDGES.register("nudenet", "dataigm.detectors.judge:load_nudenet")
 JUDGES.register("clip", "dataigm.detectors.judge:load_zero_shot_clip")
 JUDGES.register("trained", "dataigm.detectors.judge:load_trained")
+JUDGES.register("vlm", "dataigm.detectors.vlm:load_vlm")
 
 
 def split_reference(ref: str) -> tuple[str, str]:

@@ -99,6 +99,9 @@ class Run:
     sampled_dir = _located("sampled")                     # the demo's sample root
     scorecard_dir = _located("scorecard")                 # the demo's scorecard folder
     synonym_prompts_path = _located("synonym_prompts.jsonl")   # the demo's synonym prompt set
+    attack_prompts_dir = _located("attack_prompts")       # the demo's attack prompt files
+    eval_prompts_path = _located("eval_prompts.parquet")  # imported evaluation prompt sets (export adds them)
+    effectiveness_path = _located("prompt_effectiveness.parquet")   # which prompts ORG renders (export marks them)
     models_dir = _located("models")                       # models the demo builds (random-init)
     # Inside a method folder: completed when `sample.done` (written last) exists.
     sample_marker = _located("sample.done")
@@ -109,6 +112,14 @@ class Run:
     scorecard_marker = _located("scorecard.done")
     plots_dir = _located("plots")
     cache_dir = _located("cache")
+    judge_answers_dir = _located("answers")               # raw answers of judges that keep them (VLM)
+    # Inside a labelling folder (`dataigm labels export` / `import`): labels.done is written last.
+    labels_items = _located("items.parquet")
+    labels_csv = _located("labels.csv")
+    labels_page = _located("labelling.html")
+    labels_marker = _located("labels.done")
+    validation_report = _located("validation.json")
+    validation_html = _located("validation.html")
 
     def method_dir(self, method: str) -> Path:
         """A method's folder inside a sample root (this run being the root)."""

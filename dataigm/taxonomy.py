@@ -134,6 +134,40 @@ class JudgeSpec:
     zero_shot: ZeroShotTexts
 
 
+NEIGHBOUR_RELATIONS = ("similar", "superset", "subset", "same_category")
+
+
+@dataclass
+class NeighbourSpec:
+    """Concepts near this one that unlearning it must leave intact (HUB's pinpoint-ness; over-erasure
+    reports such as one celebrity's erasure also erasing others).
+
+    Each entry is a concept name (a built-in concept, or a concept YAML next to this one: its
+    judge and zero-shot texts apply) or a plain term ("castle": judged zero-shot). The scorecard's
+    neighbour matrix scores each method's images of prompts naming a neighbour with that
+    neighbour's judge, against ORG's.
+    """
+
+    similar: list[str] = field(default_factory=list)        # looks alike (a castle for a church)
+    superset: list[str] = field(default_factory=list)       # a broader concept holding this one
+    subset: list[str] = field(default_factory=list)         # a narrower concept inside this one
+    same_category: list[str] = field(default_factory=list)  # other entities of the same category
+
+    def items(self) -> list[tuple[str, str]]:
+        """(relation, name) for every neighbour, in the order relations are listed above."""
+        return [(relation, name) for relation in NEIGHBOUR_RELATIONS for name in getattr(self, relation)]
+
+    def validate(self) -> None:
+        seen: dict[str, str] = {}
+        for relation, name in self.items():
+            if not name.strip():
+                raise ValueError(f"{relation}: an entry is empty")
+            key = " ".join(name.lower().split())
+            if key in seen:
+                raise ValueError(f"{relation}: '{name}' is also listed under {seen[key]}")
+            seen[key] = relation
+
+
 @dataclass
 class ConceptSpec:
     name: str                    # dataset config name, e.g. "object_church"
@@ -148,6 +182,7 @@ class ConceptSpec:
     judge: JudgeSpec
     gated: bool | None = None    # None: gated exactly when domain is nsfw
     licence: str = "other"
+    neighbours: NeighbourSpec = field(default_factory=NeighbourSpec)
     source_file: str = field(default="", compare=False)
 
     @property
@@ -193,6 +228,17 @@ class ConceptSpec:
         for other in self.prompts.unrelated + self.prompts.neighbours:
             if self.names_concept(other):
                 raise ValueError(f"prompts.unrelated: '{other}' names the concept itself")
+        for relation, other in self.neighbours.items():
+            if other == self.name or self.names_concept(other):
+                raise ValueError(f"neighbours.{relation}: '{other}' names the concept itself")
+
+    def neighbour_spec(self, name: str) -> "ConceptSpec | None":
+        """The concept a neighbour entry names (a built-in concept, or `<name>.yaml` next to this
+        concept's file), or None for a plain term."""
+        local = Path(self.source_file).parent / f"{name}.yaml" if self.source_file else None
+        if local is not None and local.is_file():
+            return load_concept(local)
+        return load_concept(name) if name in builtin_concepts() else None
 
 
 def _alias_re(alias: str) -> re.Pattern[str]:
@@ -246,4 +292,8 @@ def format_tree(specs: list[ConceptSpec]) -> str:
                              f"judge {s.judge.default}{gate}]")
                 lines.append(f"      guidance: {' '.join(s.guidance.split())}")
                 lines.append(f"      forgotten when: {' '.join(s.forgotten_means.split())}")
+                if s.neighbours.items():
+                    near = "; ".join(f"{rel.replace('_', ' ')}: {', '.join(getattr(s.neighbours, rel))}"
+                                     for rel in NEIGHBOUR_RELATIONS if getattr(s.neighbours, rel))
+                    lines.append(f"      neighbours (must survive): {near}")
     return "\n".join(lines)

@@ -76,6 +76,7 @@ class TrainedJudge(Judge):
                  identity: str | None = None) -> None:
         from dataigm.detectors.data import build_transform
 
+        self.human_validation: dict[str, Any] | None = None   # metrics.json "human" (labels from people)
         block = config.get("dataigm", {})
         self.network = network.to(device).eval()
         self.device = device
@@ -98,7 +99,9 @@ class TrainedJudge(Judge):
 
         folder, downloaded = _resolve_folder(name_or_path, revision)
         network, config = load_network(folder, require_marker=not downloaded)
-        return cls(network, config, threshold, device, identity=folder_identity(folder))
+        judge = cls(network, config, threshold, device, identity=folder_identity(folder))
+        judge.human_validation = read_human_validation(folder)
+        return judge
 
     def predict(self, images: Sequence[Any], batch_size: int = 32) -> JudgePrediction:
         import torch
@@ -116,6 +119,19 @@ class TrainedJudge(Judge):
         probs = check_probabilities(torch.softmax(logits, -1).numpy(), self.name)
         top = probs.argmax(1)
         return JudgePrediction(1.0 - probs[:, 0], top != 0, [self.label_names[int(t)] for t in top], probs)
+
+
+def read_human_validation(folder: Path) -> dict[str, Any] | None:
+    """The judge's validation against people (metrics.json "human", written by `dataigm labels
+    import`), or None."""
+    import json
+
+    path = JudgeFolder(folder).metrics_path
+    try:
+        block = json.loads(path.read_text(encoding="utf-8")).get("human") if path.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return block if isinstance(block, dict) else None
 
 
 def folder_identity(folder: Path) -> str:

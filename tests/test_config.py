@@ -66,11 +66,19 @@ def _commands(tmp_path: Path) -> dict[str, tuple[str, ...]]:
         "train": ("train", "--data", data, "--concept", "object_church", "--out", tmp_path / "J"),
         "evaluate": ("evaluate", "--judge", tmp_path / "J", "--data", data),
         "judge": ("judge", "--judge", "nudenet", "--images", data),
+        "prompts import": ("prompts", "import", data / "ring.csv", "--concept", "nudity", "--attack", "ring-a-bell",
+                           "--out", tmp_path / "ring.jsonl"),
+        "prompts translate": ("prompts", "translate", data, "--concept", "nudity", "--model", tmp_path / "M",
+                              "--language", "de", "--run", run),
+        "prompts filter": ("prompts", "filter", data, "--run", run, "--concept", "nudity", "--judge", "nudenet"),
+        "labels export": ("labels", "export", data, "--concept", "nudity", "--judge", "nudenet", "--out", tmp_path / "L"),
+        "labels import": ("labels", "import", tmp_path / "L"),
     }
 
 
 @pytest.mark.parametrize("command", ["generate", "plan", "build", "demo", "ingest", "curate", "export", "train",
-                                     "evaluate", "judge"])
+                                     "evaluate", "judge", "prompts import", "prompts translate", "prompts filter",
+                                     "labels export", "labels import"])
 def test_every_command_prints_its_resolved_config_and_does_nothing(cli, tmp_path: Path, command: str) -> None:
     args = _commands(tmp_path)[command]
     code, out, err = cli(*args, "--print-config")

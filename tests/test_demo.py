@@ -223,18 +223,35 @@ def test_scorecard_catches_each_simulated_failure_with_its_own_metric(demo: Path
             base = _scorecard_row(rows, name, "erase_clean", metric, prompt_set)
             assert mine["ci_low"] > base["ci_high"], (name, method, metric)
             assert mine["random_init"]                                                 # and says so
-        if name != "style_vangogh":      # Van Gogh's forget prompts use every alias: no synonym set
-            hidden = _scorecard_row(rows, name, "word_hide", "forgetting", "synonym")
-            base = _scorecard_row(rows, name, "erase_clean", "forgetting", "synonym")
-            assert hidden["aspect"] == "robustness" and hidden["ci_low"] > base["ci_high"], name
-            assert _scorecard_row(rows, name, "word_hide", "forgetting", "forget")["ci_high"] < org["ci_low"]
+        # Van Gogh's forget prompts use every alias: no synonym set; misspellings and German for all.
+        attacks = ("misspelling", "lang-de") + (("synonym",) if name != "style_vangogh" else ())
+        for attack in attacks:
+            hidden = _scorecard_row(rows, name, "word_hide", "post_asr", attack)
+            base = _scorecard_row(rows, name, "erase_clean", "post_asr", attack)
+            assert hidden["aspect"] == "robustness" and hidden["ci_low"] > base["ci_high"], (name, attack)
+            # before the attack (the same base prompts) word_hide forgets like the clean eraser
+            assert _scorecard_row(rows, name, "word_hide", "pre_asr", attack)["ci_high"] < org["ci_low"], (name, attack)
+            assert hidden["language"] == ("de" if attack == "lang-de" else "")
+        assert _scorecard_row(rows, name, "word_hide", "forgetting", "forget")["ci_high"] < org["ci_low"]
+        kept = _scorecard_row(rows, name, "ORG", "prompts_kept", "forget")
+        assert json.loads(kept["details"])["kept"] <= kept["n"] and kept["judge"] == f"judge:{name}"
+    # The neighbour matrix: each object concept's model is scored on prompts naming the other object,
+    # by that object's own judge; over_erase falls wholly below ORG, the clean eraser does not.
+    for name, neighbour in (("object_church", "object_parachute"), ("object_parachute", "object_church")):
+        cells = {r["method"]: r for r in rows if r["concept"] == name and r["metric"] == "neighbour_flag_rate"}
+        assert cells["ORG"]["judge"] == f"judge:{neighbour}" and cells["ORG"]["neighbour"] == neighbour
+        over = {m for m, r in cells.items() if json.loads(r["details"])["over_erased"]}
+        assert "over_erase" in over and not over & {"ORG", "erase_clean", "word_hide"}, (name, over)
+        assert cells["over_erase"]["value"] == min(r["value"] for r in cells.values())
 
 
 def test_scorecard_report_renders_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
     report = demo / "scorecard" / "scorecard.html"
     dom, shot = _render(report, tmp_path, "1300,2600")
-    for section in ("methods", "table", "aspects", "radars", "comparisons", "unavailable"):
+    for section in ("methods", "table", "aspects", "radars", "robustness", "neighbours", "effective", "comparisons",
+                    "unavailable"):
         assert f'<section id="{section}">' in dom
+    assert dom.count(">over-erased<") >= 2 and "pre-ASR" in dom and "lang-de" in dom
     assert "These methods are SIMULATIONS" in dom and "random weights" in dom
     assert dom.count('class="sim">simulation') == 4
     sources = re.findall(r'<img[^>]+src="([^"]+)"', dom)
@@ -246,4 +263,42 @@ def test_scorecard_report_renders_in_headless_chromium(demo: Path, tmp_path: Pat
     assert ImageStat.Stat(Image.open(shot).convert("L")).stddev[0] > 10
     main = (demo / "report.html").read_text()
     assert '<section id="scorecard">' in main and 'href="scorecard/scorecard.html"' in main
-    assert "SIMULATIONS" in main and main.count(">caught<") >= 11
+    assert "SIMULATIONS" in main and main.count(">caught<") >= 11 and '<table id="kept">' in main
+
+
+def test_a_multi_concept_model_is_scored_in_one_pass(demo: Path, tmp_path: Path) -> None:
+    """One model that erased church and parachute together, sampled in one call (--erased both),
+    beside one model per concept: one scorecard call scores both concepts, and the neighbour
+    matrix calls the multi-concept model's loss of the other object its target, not over-erasure."""
+    from dataigm.evaluation.metrics import MetricsConfig
+    from dataigm.evaluation.sample import SampleConfig, sample
+    from dataigm.evaluation.scorecard import NeighbourConfig, ScorecardConfig, scorecard
+    from dataigm.generators.base import GenerationSettings
+
+    objects = ["object_church", "object_parachute"]
+    prompts = [str(demo / "dataset"), str(demo / "attack_prompts" / "neighbours.jsonl")]
+
+    def settings(method: str | None) -> GenerationSettings:
+        return GenerationSettings(generator="toyworld" if method is None else "toyworld-unlearned", model=method,
+                                  height=64, width=64, images_per_prompt=2, batch_size=32)
+
+    root = tmp_path / "sampled"
+    for concept in objects:
+        for method, simulated in (("ORG", None), ("erase_clean", "erase_clean")):
+            sample(root, SampleConfig(method=method, prompts=prompts, concepts=[concept], prompt_sets=["forget"],
+                                      generation=settings(simulated)), progress=False)
+    sample(root, SampleConfig(method="multi", prompts=prompts, concepts=objects, erased=objects, prompt_sets=["forget"],
+                              generation=settings("erase_clean")), progress=False)
+    report = scorecard(root, tmp_path / "card", ScorecardConfig(
+        concepts=objects, judges=[f"{c}={demo / 'judges' / c}" for c in objects],
+        metrics=MetricsConfig(run=["forgetting", "neighbour_matrix"]),
+        neighbours=NeighbourConfig(zero_shot=False)), progress=False)
+    rows = report.rows
+    for concept, neighbour in zip(objects, reversed(objects)):
+        forget = {r["method"]: r for r in rows if r["concept"] == concept and r["metric"] == "forgetting"
+                  and r["status"] == "ok"}
+        assert forget["multi"]["ci_high"] < forget["ORG"]["ci_low"]               # both concepts forgotten
+        cells = {r["method"]: json.loads(r["details"]) | {"value": r["value"]} for r in rows
+                 if r["concept"] == concept and r["metric"] == "neighbour_flag_rate"}
+        assert cells["multi"]["target"] and not cells["multi"]["over_erased"] and cells["multi"]["value"] < 0.3
+        assert not cells["erase_clean"]["target"] and not cells["erase_clean"]["over_erased"]

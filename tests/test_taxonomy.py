@@ -59,6 +59,17 @@ def test_taxonomy_command_prints_tree_with_guidance(cli):
     assert out.index("object  --") < out.index("church  [object_church")
 
 
+def test_neighbours_name_concepts_or_terms(tmp_path):
+    church = load_concept("object_church")
+    assert ("same_category", "object_parachute") in church.neighbours.items()
+    assert church.neighbour_spec("object_parachute").name == "object_parachute"    # a concept: its own judge
+    assert church.neighbour_spec("castle") is None                                  # a term: judged zero-shot
+    (tmp_path / "object_torch.yaml").write_text(VALID.replace("object_lamp", "object_torch").replace("lamp", "torch"))
+    lamp = tmp_path / "object_lamp.yaml"
+    lamp.write_text(VALID + "neighbours:\n  similar: [object_torch]\n")
+    assert load_concept(lamp).neighbour_spec("object_torch").concept == "torch"    # a YAML next to it
+
+
 def test_user_concept_file_outside_package(cli, tmp_path):
     path = tmp_path / "lamp.yaml"
     path.write_text(VALID)
@@ -90,6 +101,10 @@ MALFORMED = {
     "unrelated_names_concept": (VALID.replace("[cat, chair]", "[cat, lamp]"), "prompts.unrelated: 'lamp'"),
     "bad_judge": (VALID.replace("default: trained", "default: oracle"), "judge.default: must be one of"),
     "not_utf8": (b"name: \xff\xfe\x00bad\n", "cannot read"),
+    "neighbour_is_itself": (VALID + "neighbours:\n  similar: [desk lamp]\n", "neighbours.similar: 'desk lamp' names"),
+    "neighbour_twice": (VALID + "neighbours:\n  similar: [torch]\n  same_category: [Torch]\n",
+                        "neighbours.same_category: 'Torch' is also listed under similar"),
+    "neighbour_relation": (VALID + "neighbours:\n  near: [torch]\n", "neighbours.near: unknown key"),
 }
 
 

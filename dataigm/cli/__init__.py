@@ -31,8 +31,10 @@ COMMANDS = (
     "train",
     "evaluate",
     "judge",
+    "prompts",
     "sample",
     "scorecard",
+    "labels",
     "publish",
     "demo",
 )

@@ -67,6 +67,19 @@ def printed_config(args: argparse.Namespace, config: Any) -> bool:
     return True
 
 
+def run_configured(args: argparse.Namespace, cls: type, source: str, overrides: dict[str, Any],
+                   act: Callable[[Any], str]) -> int:
+    """A command without a preset: its settings `cls` from the flags (`overrides`) and --set, one
+    validation, printed for --print-config (nothing else runs), else what `act(config)` reports."""
+    from dataigm.config import resolve_config
+
+    config = resolve_config(cls, {}, source, sets=args.sets, overrides=overrides)
+    if printed_config(args, config):
+        return 0
+    print(act(config))
+    return 0
+
+
 def preset_command(sub: Any, name: str, help: str, out_help: str | None,
                    body: Callable[[argparse.Namespace, Any, Any, list[Any]], int]) -> argparse.ArgumentParser:
     """Register a preset-driven command. Its handler resolves the Run, the preset (with --set)

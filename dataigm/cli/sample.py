@@ -32,7 +32,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--generator", help="a registered generator (default: the preset's; diffusers with --model)")
     p.add_argument("--images-per-prompt", type=positive_int, help="N images per prompt (default: the preset's)")
     p.add_argument("--prompt-set", help="the set of a prompt file's rows that name none (default forget)")
-    p.add_argument("--all-prompts", action="store_true", help="every prompt of a dataset, not only the benchmark subset")
+    p.add_argument("--all-prompts", action="store_true", help="every prompt of a dataset, not only the benchmark subset "
+                                                                "(and those the effectiveness filter left out)")
+    p.add_argument("--erased", action="append", default=None, metavar="CONCEPT",
+                   help="a concept this model was made to forget (repeatable; a multi-concept model: the scorecard's "
+                        "neighbour matrix then calls its loss of the others its target, not over-erasure)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, or auto (the GPU accelerate assigns)")
     add_config_args(p)
     add_quiet(p)
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
                             sets=args.sets, overrides={
         "method": args.method, "prompts": args.prompts, "concepts": args.concept,
         "prompt_set": args.prompt_set, "benchmark_only": False if args.all_prompts else None,
+        "effective_only": False if args.all_prompts else None, "erased": args.erased,
         "generation.model": args.model, "generation.unet": args.unet, "generation.text_encoder": args.text_encoder,
         "generation.generator": generator, "generation.images_per_prompt": args.images_per_prompt,
         "generation.device": args.device})

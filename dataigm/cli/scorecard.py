@@ -6,7 +6,10 @@ per method; nested category folders under the unrelated folder; the same file na
 same prompt and seed), scored without renaming. Writes OUT/scorecard.parquet, scorecard.json (one
 row per method x concept x metric, with its interval) and scorecard.html. Metric models:
 features.backbone (inception | timm:<model> | clip:<model>), lpips.net, clip.model; a model that
-cannot be loaded makes its metrics 'unavailable' with the reason. Rerun to resume.
+cannot be loaded makes its metrics 'unavailable' with the reason. Every prompt set that is not
+a dataset's own (attack, synonym, language sets) is a robustness axis (pre- and post-ASR); the
+`neighbour` set feeds the neighbour matrix; `effectiveness.min_flagged` keeps only the prompts ORG
+renders. Rerun to resume.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--prompts", help="prompt file giving the prompt text of each file stem (public layouts)")
     p.add_argument("--features", help="FID/KID features: inception | timm:<model> | clip:<model>")
     p.add_argument("--clip", help="the CLIP for alignment and the subject check (hub id or folder)")
+    p.add_argument("--labels", action="append", default=None, metavar="LABELS",
+                   help="a `dataigm labels import` folder: its judges' sensitivity and specificity measured against "
+                        "people correct the rates (repeatable)")
     p.add_argument("--device", help="cpu or cuda")
     add_config_args(p)
     add_quiet(p)
@@ -45,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(ScorecardConfig, data, args.config or "dataigm scorecard", sets=args.sets, overrides={
         "concepts": args.concept, "judges": args.judge, "reference_method": args.reference_method,
         "prompts": args.prompts, "features.backbone": args.features, "clip.model": args.clip,
+        "human_labels": args.labels,
         "device": args.device})
     if printed_config(args, config):
         return 0

@@ -17,10 +17,15 @@ forget file and a reference file with the same name are a pair (the reference pr
 forget prompt, same seed). A file stem `<base>_<k>` or `<base>-<k>` is image k of prompt <base>;
 prompt texts come from an optional prompt file (`--prompts`) whose `prompt_id` is <base>.
 Hidden files and folders are ignored.
+
+Every image carries its prompt's provenance (a dict: attack, language, neighbour, source,
+licence, ...): in layout 1 from the method folder's prompts.parquet, in 2-4 from the prompt
+file's other columns; a category folder under a `neighbour` set names the neighbour.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +45,7 @@ _SET_OF = {alias: name for name, aliases in SET_ALIASES.items() for alias in ali
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 _INDEXED = re.compile(r"^(?P<base>.+?)[_-](?P<k>\d+)$")
 COLUMNS = ("method", "concept", "prompt_set", "key", "pair_key", "base", "cluster", "image_index", "category",
-           "prompt", "prompt_id", "seed", "path", "rel")
+           "prompt", "prompt_id", "seed", "path", "rel", "provenance")
 
 
 @dataclass
@@ -63,6 +68,17 @@ class ImageTable:
     def prompt_sets(self, concept: str) -> list[str]:
         return sorted(self.frame.loc[self.frame["concept"] == concept, "prompt_set"].unique())
 
+    def set_info(self, concept: str, prompt_set: str) -> dict[str, str]:
+        """What a prompt set's prompts say about themselves, for its scorecard rows: their
+        attack and language (several values joined with ',')."""
+        f = self.frame
+        prov = f.loc[(f["concept"] == concept) & (f["prompt_set"] == prompt_set), "provenance"]
+        out = {}
+        for key in ("attack", "language"):
+            values = sorted({str(p[key]) for p in prov if isinstance(p, dict) and p.get(key)})
+            out[key] = ",".join(values)
+        return out
+
 
 def _visible_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -77,7 +93,7 @@ def set_name(folder_name: str) -> str:
     return _SET_OF.get(folder_name.lower(), folder_name.lower())
 
 
-def discover(root: str | Path, concept: str, prompt_texts: dict[str, str] | None = None) -> ImageTable:
+def discover(root: str | Path, concept: str, prompt_texts: dict[str, dict[str, Any]] | None = None) -> ImageTable:
     """The images under ROOT in any recognised layout, for one concept (layouts 2-4) or the
     concepts the manifests name (layout 1)."""
     root = Path(root)
@@ -98,9 +114,13 @@ def discover(root: str | Path, concept: str, prompt_texts: dict[str, str] | None
         raise InputError(f"{root}: no images found in a recognised layout (see README, 'Scoring an unlearned model')")
     if prompt_texts:
         f = table.frame
-        for key in (f["prompt_set"] + "/" + f["prompt_id"], f["prompt_id"]):   # "set/id" first, then "id"
-            missing = f["prompt"].isna()
-            f.loc[missing, "prompt"] = key[missing].map(prompt_texts)
+        prompts, provenance = f["prompt"].tolist(), f["provenance"].tolist()
+        for i, (prompt_set, prompt_id) in enumerate(zip(f["prompt_set"], f["prompt_id"])):
+            info = prompt_texts.get(f"{prompt_set}/{prompt_id}") or prompt_texts.get(prompt_id)   # "set/id" first
+            if info and not isinstance(prompts[i], str):
+                prompts[i] = info["prompt"]
+                provenance[i] = {**info["provenance"], **provenance[i]}
+        f["prompt"], f["provenance"] = prompts, provenance
     return table
 
 
@@ -123,6 +143,11 @@ def _sample_layout(root: Path, children: list[Path]) -> ImageTable:
         rows["category"] = ""
         rows["rel"] = child.name + "/" + rows["path"]
         rows["path"] = [str(child / p) for p in rows["path"]]
+        provenance = {}
+        if run.prompts_path.exists():
+            for r in pq.read_table(run.prompts_path, columns=["prompt_id", "provenance"]).to_pylist():
+                provenance[r["prompt_id"]] = json.loads(r["provenance"]) if r["provenance"] else {}
+        rows["provenance"] = [provenance.get(pid, {}) for pid in rows["prompt_id"]]
         frames.append(rows.drop(columns=["pair_id"]))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
     return ImageTable(root, "dataigm sample", frame[list(COLUMNS)], notes)
@@ -144,17 +169,21 @@ def _public_layout(root: Path, concept: str, folders: list[tuple[str, Path]], la
                          "pair_key": stem_key, "base": (f"{category}/" if category else "") + base_stem,
                          "cluster": f"{prompt_set}/{category}/{base_stem}",
                          "image_index": k, "category": category, "prompt": None, "prompt_id": base_stem,
-                         "seed": None, "path": str(path), "rel": path.relative_to(root).as_posix()})
+                         "seed": None, "path": str(path), "rel": path.relative_to(root).as_posix(),
+                         # a neighbour set's category folder names the neighbour
+                         "provenance": {"neighbour": category} if category and prompt_set == "neighbour" else {}})
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return ImageTable(root, layout, frame)
 
 
-def read_prompt_texts(path: str | Path) -> dict[str, str]:
-    """Prompt text by prompt id (a file stem without its image index), and by "set/id" where the
-    file names a prompt_set (forget and unrelated files may reuse one numbering), from a prompt
-    file in any of dataigm.evaluation.prompts' formats."""
+def read_prompt_texts(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Prompt text and provenance (the file's other columns) by prompt id (a file stem without
+    its image index), and by "set/id" where the file names a prompt_set (forget and unrelated
+    files may reuse one numbering), from a prompt file in any of dataigm.evaluation.prompts'
+    formats."""
     from dataigm.evaluation.prompts import file_rows
 
+    known = {"prompt", "prompt_id", "id", "case_number", "prompt_set"}
     out = {}
     for i, row in enumerate(file_rows(Path(path))):
         prompt = str(row.get("prompt") or "").strip()
@@ -162,5 +191,7 @@ def read_prompt_texts(path: str | Path) -> dict[str, str]:
         if not prompt:
             continue
         set_name_given = row.get("prompt_set")
-        out[f"{set_name(str(set_name_given))}/{pid}" if set_name_given else pid] = prompt
+        provenance = {k: v for k, v in row.items() if k not in known and v not in (None, "")}
+        out[f"{set_name(str(set_name_given))}/{pid}" if set_name_given else pid] = {
+            "prompt": prompt, "provenance": provenance}
     return out

@@ -91,16 +91,18 @@ def load_prompts(
     prompt_sets: Sequence[str] = ("forget", "reference", "unrelated"),
     benchmark_only: bool = True,
     default_set: str = "forget",
+    effective_only: bool = True,
 ) -> list[EvalPrompt]:
     """The prompts of one source for the concepts in `specs` (all of a file's prompts; the
-    selected sets, benchmark subset by default, of a dataset's prompts config)."""
+    selected sets, benchmark subset by default, of a dataset's prompts config, without the
+    prompts it marks as not rendered by the original model unless `effective_only` is off)."""
     if is_prompt_file(source):
         return read_prompt_file(source, specs, default_set)
-    return _dataset_prompts(source, specs, prompt_sets, benchmark_only)
+    return _dataset_prompts(source, specs, prompt_sets, benchmark_only, effective_only)
 
 
 def _dataset_prompts(source: str, specs: dict[str, ConceptSpec], prompt_sets: Sequence[str],
-                     benchmark_only: bool) -> list[EvalPrompt]:
+                     benchmark_only: bool, effective_only: bool = True) -> list[EvalPrompt]:
     import datasets
 
     local = Path(source)
@@ -119,49 +121,78 @@ def _dataset_prompts(source: str, specs: dict[str, ConceptSpec], prompt_sets: Se
             continue
         if benchmark_only and not row.get("benchmark"):
             continue
+        if effective_only and row.get("effective") is False:
+            continue   # `dataigm prompts filter`: the original model does not render it
+        # Imported sets carry their own provenance (attack, language, source, licence, seed).
+        own = json.loads(row["provenance"]) if row.get("provenance") else {}
+        seed = row.get("seed")
         out.append(EvalPrompt(
             prompt_id=row["prompt_id"], concept=row["concept"], prompt_set=row["prompt_set"],
             prompt=row["prompt"], base_id=row["pair_id"], names_concept=bool(row.get("names_concept")),
-            provenance={"source": _public_source(source), "config": "prompts", "group": row.get("group")},
+            seed=None if seed is None else int(seed),
+            provenance={**own, "dataset": _public_source(source), "config": "prompts",
+                        **({"group": row["group"]} if row.get("group") else {})},
         ))
     return sorted(out, key=lambda p: p.prompt_id)
 
 
 def file_rows(path: Path) -> list[dict[str, Any]]:
+    return [row for _, row in located_rows(path)]
+
+
+def located_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(where, row) for every row of a prompt file: `where` is "line N" (CSV: the line the record
+    starts on, the header being line 1; JSONL and TXT: its line), "item N" (a JSON list) or "row N"
+    (parquet), so a bad value can be reported at its place. A byte-order mark is accepted."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".txt":
-            return [{"prompt": line.strip()} for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            return [(f"line {i + 1}", {"prompt": line.strip()}) for i, line in enumerate(lines) if line.strip()]
         if suffix == ".csv":
-            with open(path, newline="", encoding="utf-8") as fh:
-                return [dict(r) for r in csv.DictReader(fh)]
+            out = []
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                if reader.fieldnames is None:
+                    return []
+                end = reader.line_num
+                for row in reader:
+                    out.append((f"line {end + 1}", dict(row)))
+                    end = reader.line_num
+            return out
         if suffix == ".jsonl":
-            lines = path.read_text(encoding="utf-8").splitlines()
-            return [json.loads(line) for line in lines if line.strip()]
+            out = []
+            for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines()):
+                if line.strip():
+                    try:
+                        out.append((f"line {i + 1}", json.loads(line)))
+                    except ValueError as exc:
+                        raise InputError(f"{path}: line {i + 1}: not JSON: {exc}") from None
+            return out
         if suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
             if not isinstance(data, list):
                 raise InputError(f"{path}: expected a JSON list of prompt objects")
-            return data
+            return [(f"item {i + 1}", row) for i, row in enumerate(data)]
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
+        return [(f"row {i + 1}", row) for i, row in enumerate(pq.read_table(path).to_pylist())]
     except FileNotFoundError:
         raise InputError(f"{path}: prompt file not found") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise InputError(f"{path}: unreadable prompt file: {' '.join(str(exc).split())[:200]}") from None
 
 
 def read_prompt_file(ref: str, specs: dict[str, ConceptSpec], default_set: str = "forget") -> list[EvalPrompt]:
     path = Path(ref)
-    rows = file_rows(path)
+    rows = located_rows(path)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.") or "prompts"
     out: list[EvalPrompt] = []
     seen: set[str] = set()
-    for i, raw in enumerate(rows):
+    for i, (place, raw) in enumerate(rows):
+        where = f"{path}: {place}"
         if not isinstance(raw, dict):
-            raise InputError(f"{path}: row {i + 1}: expected an object with a 'prompt' field")
-        where = f"{path}: row {i + 1}"
+            raise InputError(f"{where}: expected an object with a 'prompt' field")
         prompt = str(raw.get("prompt") or "").strip()
         if not prompt:
             raise InputError(f"{where}: field 'prompt' is missing or empty")
@@ -214,22 +245,63 @@ def alias_swap_prompts(prompts: Iterable[EvalPrompt], spec: ConceptSpec, prompt_
     Concepts whose forget prompts use every alias get none."""
     phrases = " | ".join(spec.prompts.concept_phrases)
     unused = [a for a in spec.aliases if not _alias_pattern([a]).search(phrases)]
-    if not unused:
+    return swap_concept_words(prompts, spec, unused, prompt_set,
+                              {"attack": "alias_swap", "source": "dataigm alias swap"})
+
+
+def swap_concept_words(prompts: Iterable[EvalPrompt], spec: ConceptSpec, replacements: Sequence[str],
+                       prompt_set: str, provenance: dict[str, Any], whole_phrase: bool = False) -> list[EvalPrompt]:
+    """Each forget prompt of `spec` with its alias words (`whole_phrase`: its whole concept phrase,
+    "stone church" rather than "church") replaced by one of `replacements` (in turn): synonyms,
+    misspellings, translations of the concept words, or a neighbour (the neighbour matrix's
+    prompts). Same base id as the forget prompt, so the same seeds; provenance records the base
+    prompt and what replaced what."""
+    if not replacements:
         return []
-    pattern = _alias_pattern(spec.aliases)
+    pattern = _alias_pattern(list(spec.prompts.concept_phrases) + list(spec.aliases) if whole_phrase
+                             else spec.aliases)
     out = []
     for i, p in enumerate(x for x in prompts if x.concept == spec.name and x.prompt_set == "forget"):
         found = pattern.search(p.prompt)
         if not found:
             continue
-        replacement = unused[i % len(unused)]
+        replacement = replacements[i % len(replacements)]
         swapped = clean_prompt(pattern.sub(replacement, p.prompt))
         out.append(EvalPrompt(
             prompt_id=f"{p.prompt_id}-{prompt_set}", concept=p.concept, prompt_set=prompt_set, prompt=swapped,
             base_id=p.base_id, names_concept=spec.names_concept(swapped),
-            provenance={"attack": "alias_swap", "base_prompt": p.prompt, "replaced": found.group(0),
-                        "with": replacement, "source": "dataigm alias swap"},
+            provenance={**provenance, "base_prompt": p.prompt, "base_prompt_id": p.prompt_id,
+                        "replaced": found.group(0), "with": replacement},
         ))
+    return out
+
+
+def neighbour_prompts(prompts: Iterable[EvalPrompt], spec: ConceptSpec, per_neighbour: int | None = None,
+                      names: Sequence[str] | None = None) -> list[EvalPrompt]:
+    """The `neighbour` prompt set of the neighbour matrix: for each neighbour the concept
+    declares (`neighbours:`, or the `names` given), its forget prompts with the concept words
+    replaced by the neighbour (a neighbour concept by its first concept phrase, a term as it is):
+    "a photo of a stone church in a village" -> "a photo of a parachute in a village". Same base
+    ids, so the same seeds as the forget prompts. At most `per_neighbour` prompts each. The whole
+    concept phrase is replaced ("a stone church" -> "a parachute", "with Van Gogh style" -> "in
+    the style of Claude Monet"), so nothing of the concept's own phrase colours the neighbour."""
+    prompts = list(prompts)
+    out: list[EvalPrompt] = []
+    for relation, name in spec.neighbours.items():
+        if names is not None and name not in names:
+            continue
+        other = spec.neighbour_spec(name)
+        phrase = other.prompts.concept_phrases[0] if other is not None else \
+            f"in the style of {name}" if spec.domain == "style" else name
+        tag = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        made = swap_concept_words(prompts, spec, [phrase], f"neighbour-{tag}",
+                                  {"neighbour": name, "relation": relation, "source": "dataigm neighbour prompts"},
+                                  whole_phrase=True)
+        for p in made[:per_neighbour]:
+            p.prompt_set = "neighbour"
+            # Another concept's name must not bring the target concept back.
+            if not p.names_concept:
+                out.append(p)
     return out
 
 

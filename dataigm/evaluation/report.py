@@ -18,7 +18,7 @@ RANDOM_INIT_NOTE = ("Some metric models have random weights (nothing could be do
 SIMULATION_NOTE = ("Methods marked 'simulation' are not unlearning methods: they are toyworld with a prompt "
                    "rewrite or pixel damage, built to fail in known ways.")
 RADAR_NOTE = ("Radar: 1 is best. forgetting and robustness: 1 - share flagged (first judge; robustness: the "
-              "worst attack set); preservation: 1 - value / the worst method's value, FID and LPIPS "
+              "worst attack set's post-ASR); preservation: 1 - value / the worst method's value, FID and LPIPS "
               "averaged; alignment: 1 - CSDR / 100; subject: subject kept / ORG's.")
 DESCRIPTIONS = {
     "forgetting": "share of forget-prompt images the judge still flags (lower is better)",
@@ -31,7 +31,17 @@ DESCRIPTIONS = {
     "csdr": "mean |CLIP score difference| to ORG's paired image / ORG's mean CLIP score x 100",
     "subject_kept": "share of forget images where the subject check still finds the subject",
     "mcnemar_p": "McNemar's exact test between two methods on the same forget prompts and seeds",
+    "post_asr": "attack success after the attack: share of the attack set's images still flagged",
+    "post_asr_corrected": "post-ASR corrected for the judge's own sensitivity and specificity (Rogan-Gladen)",
+    "pre_asr": "attack success before the attack: share flagged on the forget prompts the attack prompts derive from",
+    "prompts_kept": "prompts ORG renders (shows the concept in at least k of n seeds): only these count",
+    "neighbour_flag_rate": "share of images of prompts naming a neighbour that the neighbour's own judge flags, "
+                           "against ORG's (lower than ORG's: over-erasure)",
 }
+# Rows shown in their own sections (robustness, neighbour matrix, effective prompts), not in the
+# EvalIGMU table and its aspect plots.
+SECTION_ONLY = ("prompts_kept", "neighbour_flag_rate", "pre_asr")
+SET_METRICS = ("forgetting", "forgetting_corrected", "flag_rate", "post_asr", "post_asr_corrected", "pre_asr")
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -46,8 +56,7 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def column_label(r: dict[str, Any]) -> str:
     parts = [r["metric"]]
-    if r["prompt_set"] and r["metric"] in ("forgetting", "forgetting_corrected", "flag_rate") and \
-            r["prompt_set"] != "forget":
+    if r["prompt_set"] and r["metric"] in SET_METRICS and r["prompt_set"] != "forget":
         parts.append(f"({r['prompt_set']})")
     if r["judge"] and r["aspect"] != "subject":
         parts.append(f"[{r['judge']}]")
@@ -58,7 +67,7 @@ def tables(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per concept: columns (aspect, label) and one row of cells per method (EvalIGMU table)."""
     out = []
     for concept in dict.fromkeys(r["concept"] for r in records):
-        rows = [r for r in records if r["concept"] == concept and not r["versus"]]
+        rows = [r for r in records if r["concept"] == concept and not r["versus"] and r["metric"] not in SECTION_ONLY]
         methods = list(dict.fromkeys(r["method"] for r in rows))
         columns: dict[tuple[str, str], dict[str, Any]] = {}
         for r in rows:
@@ -76,6 +85,56 @@ def tables(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _cell(r: dict[str, Any] | None) -> dict[str, Any]:
+    if r is None:
+        return {"status": "missing"}
+    if r["status"] != "ok":
+        return {"status": r["status"], "reason": r["reason"]}
+    return {"status": "ok", "value": _fmt(r["value"]), "ci": f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
+            "title": f"n={r['n']}; {r['ci_method']} CI", "random": r["random_init"], **json.loads(r["details"])}
+
+
+def robustness_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per concept, attack set and judge, per method: pre-ASR and post-ASR (and corrected)."""
+    rob = [r for r in records if r["aspect"] == "robustness" and r["metric"] != "prompts_kept"]
+    out = []
+    keys = dict.fromkeys((r["concept"], r["prompt_set"], r["judge"]) for r in rob)
+    for concept, prompt_set, judge in keys:
+        mine = [r for r in rob if (r["concept"], r["prompt_set"], r["judge"]) == (concept, prompt_set, judge)]
+        methods = list(dict.fromkeys(r["method"] for r in mine))
+
+        def get(method: str, metric: str) -> dict[str, Any] | None:
+            return next((r for r in mine if r["method"] == method and r["metric"] == metric), None)
+
+        first = mine[0]
+        out.append({"concept": concept, "prompt_set": prompt_set, "judge": judge, "attack": first.get("attack") or "",
+                    "language": first.get("language") or "",
+                    "methods": [{"name": m, "pre": _cell(get(m, "pre_asr")), "post": _cell(get(m, "post_asr")),
+                                 "corrected": _cell(get(m, "post_asr_corrected"))} for m in methods]})
+    return out
+
+
+def neighbour_matrix(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per concept: one row per neighbour (and its judge), one cell per method, ORG first."""
+    rows = [r for r in records if r["metric"] == "neighbour_flag_rate"]
+    out = []
+    for concept in dict.fromkeys(r["concept"] for r in rows):
+        mine = [r for r in rows if r["concept"] == concept]
+        methods = list(dict.fromkeys(r["method"] for r in mine))
+        lines = []
+        for neighbour in dict.fromkeys(r["neighbour"] for r in mine):
+            cells = {r["method"]: _cell(r) for r in mine if r["neighbour"] == neighbour}
+            some = next(r for r in mine if r["neighbour"] == neighbour)
+            relation = next((c.get("relation") for c in cells.values() if c.get("relation")), "")
+            lines.append({"neighbour": neighbour, "relation": relation, "judge": some["judge"], "cells": cells})
+        out.append({"concept": concept, "methods": methods, "rows": lines})
+    return out
+
+
+def effective_prompts(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(r, **json.loads(r["details"])) for r in records if r["metric"] == "prompts_kept"]
+
+
 def radar_scores(records: Sequence[dict[str, Any]], concept: str, method: str) -> dict[str, float]:
     ok = [r for r in records if r["concept"] == concept and r["status"] == "ok" and not r["versus"]]
 
@@ -86,7 +145,7 @@ def radar_scores(records: Sequence[dict[str, Any]], concept: str, method: str) -
     forget = first("forgetting", method, "forgetting")
     if forget:
         scores["forgetting"] = 1.0 - forget[0]["value"]
-    attacks = first("forgetting", method, "robustness")
+    attacks = first("post_asr", method, "robustness")
     if attacks:
         judge = attacks[0]["judge"]
         scores["robustness"] = 1.0 - max(r["value"] for r in attacks if r["judge"] == judge)
@@ -114,7 +173,7 @@ def _plot_aspect(run: Run, aspect: str, records: Sequence[dict[str, Any]]) -> st
     import matplotlib.pyplot as plt
 
     rows = [r for r in records if r["aspect"] == aspect and r["status"] == "ok" and not r["versus"]
-            and r["value"] is not None]
+            and r["value"] is not None and r["metric"] not in SECTION_ONLY]
     if not rows:
         return None
     panels = list(dict.fromkeys(column_label(r) for r in rows))
@@ -203,6 +262,9 @@ def write_report(run: Run, config: Any, records: Sequence[dict[str, Any]], info:
                   "simulation": m in simulated} for m in methods],
         tables=tables(records),
         comparisons=[dict(r, **json.loads(r["details"])) for r in records if r["versus"]],
+        robustness=robustness_rows(records),
+        matrix=neighbour_matrix(records),
+        effective=effective_prompts(records),
         unavailable=sorted({(r["metric"], r["reason"]) for r in records if r["status"] != "ok"}),
         plots=plots,
         radars=radars,

@@ -49,6 +49,12 @@ class SampleConfig:
     prompt_sets: list[str] = field(default_factory=lambda: ["forget", "reference", "unrelated"])
     benchmark_only: bool = True
     prompt_set: str = "forget"         # the set of a prompt file's rows that name none
+    # A dataset whose prompts config marks prompts ORG does not render (`effective: false`,
+    # from `dataigm prompts filter`): leave them out (false: sample them all).
+    effective_only: bool = True
+    # The concepts this model was made to forget (names or YAMLs), recorded for the scorecard's
+    # neighbour matrix: a multi-concept model's other targets are not over-erasure.
+    erased: list[str] = field(default_factory=list)
     seed: int = 0                      # the same for every method, or the seeds differ
     shard_size: int = 64
     generation: GenerationSettings = field(default_factory=GenerationSettings)
@@ -85,8 +91,8 @@ def collect_prompts(config: SampleConfig, specs: dict[str, ConceptSpec]) -> list
         check_set_name(name, "prompt_sets")
     prompts: dict[str, EvalPrompt] = {}
     for source in config.prompts:
-        for p in load_prompts(source, specs, prompt_sets=config.prompt_sets,
-                              benchmark_only=config.benchmark_only, default_set=config.prompt_set):
+        for p in load_prompts(source, specs, prompt_sets=config.prompt_sets, benchmark_only=config.benchmark_only,
+                              default_set=config.prompt_set, effective_only=config.effective_only):
             if p.prompt_id in prompts and prompts[p.prompt_id] != p:
                 raise InputError(f"{source}: prompt_id '{p.prompt_id}' is also in another source with "
                                  "a different prompt")
@@ -146,8 +152,13 @@ def _record(run: Run, config: SampleConfig, specs: dict[str, ConceptSpec], promp
                          "another seed; sample this model under another --method name or into another --out")
     for spec in specs.values():
         run.record_concept(spec)
+    erased = dict(info.get("erased") or {})
+    if config.erased:
+        names = sorted(load_concept(ref).name for ref in config.erased)
+        erased.update({name: names for name in specs})
     run.write_info({"dataigm_sample": 1, "method": config.method, "recipe": recipe,
                     "concepts": sorted(set(info.get("concepts", [])) | set(specs)),
+                    **({"erased": erased} if erased else {}),
                     "versions": json.loads(library_versions())})
     rows = {p.prompt_id: p.to_row() for p in prompts}
     if run.prompts_path.exists():

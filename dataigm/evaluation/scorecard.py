@@ -26,12 +26,14 @@ from tqdm.auto import tqdm
 
 from dataigm.config import to_dict
 from dataigm.errors import InputError
+from dataigm.evaluation.effectiveness import kept_prompts, rule_text
 from dataigm.evaluation.layout import ImageTable, discover, read_prompt_texts
 from dataigm.evaluation.metrics import METRICS, MetricRow, MetricsConfig
+from dataigm.evaluation.prompts import DATASET_SETS
 from dataigm.evaluation.models import (ClipModel, FeatureExtractor, FeaturesConfig, Lpips, LpipsConfig,
                                        MetricUnavailable)
 from dataigm.evaluation.stats import JudgeErrorRates, cluster_bootstrap
-from dataigm.io import atomic_path, atomic_write_json
+from dataigm.io import atomic_path, atomic_write_json, atomic_write_text
 from dataigm.run import Run
 from dataigm.taxonomy import ConceptSpec, load_concept
 
@@ -93,6 +95,35 @@ class BootstrapConfig:
 
 
 @dataclass
+class EffectivenessConfig:
+    """Six-CD / EraseEval's prompt filter: a forget or attack prompt counts only when ORG shows the
+    concept in at least `min_flagged` of its first `of` seeds (0: all of its images), as `judge`
+    (a judge's name; default the concept's first judge) decides. min_flagged 0 turns it off."""
+
+    min_flagged: int = 0
+    of: int = 0
+    judge: str = ""
+    sets: list[str] = field(default_factory=list)   # default: forget and every attack set
+
+    def validate(self) -> None:
+        if self.min_flagged < 0 or self.of < 0:
+            raise ValueError("min_flagged and of: must be >= 0")
+        if self.of and self.min_flagged > self.of:
+            raise ValueError(f"min_flagged: {self.min_flagged} is more than of ({self.of}) seeds")
+
+
+@dataclass
+class NeighbourConfig:
+    """Judges of the neighbour matrix. A neighbour concept gets the judges given for it
+    (`--judge CONCEPT=REF`); `judges` names one per neighbour (a concept or a term); otherwise,
+    with `zero_shot`, a zero-shot CLIP (clip.model) with the neighbour concept's zero-shot texts,
+    or "a photo of <term>" against neutral texts."""
+
+    judges: dict[str, str] = field(default_factory=dict)
+    zero_shot: bool = True
+
+
+@dataclass
 class ScorecardConfig:
     """Settings of `dataigm scorecard`."""
 
@@ -103,6 +134,14 @@ class ScorecardConfig:
     reference_method: str = "ORG"
     prompts: str | None = None       # prompt texts for public layouts (prompt_id = file stem base)
     judge_errors: dict[str, JudgeErrorConfig] = field(default_factory=dict)
+    # Validation reports of `dataigm labels import` (validation.json): each judge's sensitivity and
+    # specificity measured against people, used for the corrected rates (before a card's test split).
+    human_labels: list[str] = field(default_factory=list)
+    effectiveness: EffectivenessConfig = field(default_factory=EffectivenessConfig)
+    neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
+    # The concepts each method was made to forget (a multi-concept model), when its sample folder
+    # does not say (`sample --erased`); otherwise each concept's model forgot that concept alone.
+    erased: dict[str, list[str]] = field(default_factory=dict)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     lpips: LpipsConfig = field(default_factory=LpipsConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
@@ -131,7 +170,8 @@ class ScorecardReport:
     notes: list[str] = field(default_factory=list)
 
     def table(self) -> str:
-        shown = [r for r in self.rows if r["status"] == "ok" and r["metric"] in HEADLINE and not r["versus"]]
+        shown = [r for r in self.rows if r["status"] == "ok" and r["metric"] in HEADLINE and not r["versus"]
+                 and r["value"] is not None]
         lines = [f"{'concept':<18}{'method':<14}{'metric':<22}{'set':<11}{'judge':<22}{'value':>9}  CI"]
         for r in shown:
             ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r["ci_low"] is not None else ""
@@ -157,8 +197,8 @@ def public(value: Any) -> Any:
     return value
 
 
-HEADLINE = ("forgetting", "forgetting_corrected", "flag_rate", "fid", "kid", "lpips", "clip_score", "csdr",
-            "subject_kept")
+HEADLINE = ("forgetting", "forgetting_corrected", "flag_rate", "pre_asr", "post_asr", "post_asr_corrected", "fid", "kid",
+            "lpips", "clip_score", "csdr", "subject_kept", "neighbour_flag_rate", "prompts_kept")
 
 
 # ----------------------------------------------------------------------------- caches and images
@@ -263,7 +303,9 @@ class ScoreContext:
     """What a metric needs for one concept: the images, ORG, the judges, models and caches."""
 
     def __init__(self, config: ScorecardConfig, spec: ConceptSpec, table: ImageTable, judges: list[Any],
-                 no_judge_reason: str, models: SharedModels, cache: ResultCache, source: ImageSource) -> None:
+                 no_judge_reason: str, models: SharedModels, cache: ResultCache, source: ImageSource,
+                 human: dict[str, JudgeErrorRates] | None = None,
+                 erased_info: dict[str, dict[str, list[str]]] | None = None) -> None:
         self.config = config
         self.spec = spec
         self.table = table
@@ -274,6 +316,9 @@ class ScoreContext:
         self.source = source
         self.org = _find_org(table, config.reference_method)
         self.methods = [self.org] + [m for m in table.methods if m != self.org]
+        self.human = human
+        self.erased_info = erased_info
+        self._effective: dict[str, tuple[set[str], int, Any]] = {}
 
     # -- images and statistics ----------------------------------------------------------
     def images(self, method: str, prompt_set: str) -> pd.DataFrame:
@@ -296,27 +341,102 @@ class ScoreContext:
         return ok, arrays
 
     # -- judges -------------------------------------------------------------------------
-    def decisions(self, judge: Any, method: str, prompt_set: str) -> pd.DataFrame:
-        """key, base, cluster, probability and decision (probability >= the judge's threshold) per image."""
-        frame = self.images(method, prompt_set)
+    def decisions(self, judge: Any, method: str, prompt_set: str, frame: pd.DataFrame | None = None,
+                  with_unsure: bool = False) -> pd.DataFrame:
+        """key, base, cluster, prompt_id, image_index, provenance, probability and decision
+        (probability >= the judge's threshold) per image of a method's prompt set (or of `frame`,
+        a selection of them). A judge that takes references (a VLM judge) also sees ORG's image
+        of the same prompt and seed; the images it was unsure of are left out (with_unsure: kept,
+        marked in an `unsure` column, so a caller can count them)."""
+        frame = self.images(method, prompt_set) if frame is None else frame
         paths = frame["path"].tolist()
-        keys = [self.source.digest(p) for p in paths]
+        refs: list[str | None] = [None] * len(paths)
+        if getattr(judge, "uses_references", False) and method != self.org:
+            org = self.images(self.org, prompt_set).set_index("key")["path"]
+            refs = [org.get(k) for k in frame["key"]]
+        keys = [self.source.digest(p) + (f"|{self.source.digest(r)}" if r else "") for p, r in zip(paths, refs)]
 
         def run(indices: list[int]) -> list[list[float]]:
             ok, arrays = self._arrays(paths, indices)
-            probs = dict(zip(ok, judge.predict(arrays, batch_size=self.config.batch_size).probabilities)) if ok else {}
-            return [[float(probs[i])] if i in probs else [float("nan")] for i in indices]
+            found: dict[int, tuple[float, float]] = {}
+            if ok:
+                extra = {}
+                if any(refs[i] for i in ok):
+                    extra["references"] = [self.source.load(refs[i]) if refs[i] else None for i in ok]
+                pred = judge.predict(arrays, batch_size=self.config.batch_size, **extra)
+                unsure = getattr(pred, "unsure", None)
+                found = {i: (float(p), float(bool(unsure[j])) if unsure is not None else 0.0)
+                         for j, (i, p) in enumerate(zip(ok, pred.probabilities))}
+            return [list(found[i]) if i in found else [float("nan"), 0.0] for i in indices]
 
         values = self.cache.compute(f"judge-{judge.identity}", keys, run, self.config.batch_size,
                                     f"{judge.name} {method}/{prompt_set}")
-        out = frame[["key", "base", "cluster", "path"]].copy()
+        out = frame[["key", "base", "cluster", "prompt_id", "image_index", "path", "provenance"]].copy()
         out["probability"] = [v[0] for v in values]
-        out = out[np.isfinite(out["probability"])]
-        out["decision"] = out["probability"] >= judge.threshold
+        out["unsure"] = [len(v) > 1 and v[1] > 0.5 for v in values]
+        out = out[np.isfinite(out["probability"]) | out["unsure"]]
+        out["decision"] = (out["probability"] >= judge.threshold) & ~out["unsure"]
+        if not with_unsure:
+            out = out[~out["unsure"]].drop(columns=["unsure"])
         return out.reset_index(drop=True)
 
     def error_rates(self, judge: Any) -> JudgeErrorRates | str:
-        return judge_error_rates(judge, self.config.judge_errors)
+        return judge_error_rates(judge, self.config.judge_errors, self.human)
+
+    # -- effective prompts (config.effectiveness) ----------------------------------------
+    def attack_sets(self) -> list[str]:
+        """Every prompt set that is not one of a dataset's own: attack, synonym, language sets."""
+        return [s for s in self.table.prompt_sets(self.spec.name) if s not in DATASET_SETS]
+
+    def filtering(self, prompt_set: str) -> bool:
+        cfg = self.config.effectiveness
+        if cfg.min_flagged <= 0 or not self.judges:
+            return False
+        return prompt_set in cfg.sets if cfg.sets else prompt_set == "forget" or prompt_set in self.attack_sets()
+
+    def effectiveness_rule(self) -> str:
+        return rule_text(self.config.effectiveness.min_flagged, self.config.effectiveness.of)
+
+    def _effectiveness(self, prompt_set: str) -> tuple[set[str], int, Any]:
+        """(kept prompts, all prompts, the deciding judge) of one filtered set."""
+        if prompt_set not in self._effective:
+            cfg = self.config.effectiveness
+            judge = next((j for j in self.judges if cfg.judge in (j.name, public(j.name))), None) \
+                if cfg.judge else self.judges[0]
+            if judge is None:
+                raise InputError(f"effectiveness.judge: '{cfg.judge}' is not one of the judges given for "
+                                 f"{self.spec.name} ({', '.join(j.name for j in self.judges)})")
+            kept, _ = kept_prompts(self.decisions(judge, self.org, prompt_set), cfg.min_flagged, cfg.of)
+            total = self.images(self.org, prompt_set)["cluster"].nunique()
+            self._effective[prompt_set] = (kept, int(total), judge)
+        return self._effective[prompt_set]
+
+    def effective(self, frame: pd.DataFrame, prompt_set: str) -> pd.DataFrame:
+        """`frame` (images or decisions of one set) without the prompts ORG does not render."""
+        if not self.filtering(prompt_set):
+            return frame
+        kept, _, _ = self._effectiveness(prompt_set)
+        return frame[frame["cluster"].isin(kept)].reset_index(drop=True)
+
+    def effective_counts(self, prompt_set: str) -> tuple[int, int, Any]:
+        kept, total, judge = self._effectiveness(prompt_set)
+        return len(kept), total, judge
+
+    # -- the neighbour matrix -------------------------------------------------------------
+    def neighbour_judge(self, name: str) -> Any:
+        """The judge of one neighbour (NeighbourConfig), or MetricUnavailable with the reason."""
+        return self.models.get(f"neighbour-{self.spec.name}-{name}", lambda: _neighbour_judge(self, name))
+
+    def erased_by(self, method: str, neighbour: str) -> bool:
+        """Was `method`'s model for this concept made to forget `neighbour` as well?"""
+        erased = self.config.erased.get(method)
+        if erased is None:
+            erased = (self.erased_info or {}).get(method, {}).get(self.spec.name) or [self.spec.name]
+        names = {neighbour}
+        other = self.spec.neighbour_spec(neighbour)
+        if other is not None:
+            names.add(other.name)
+        return bool(names & {Path(e).stem if e.endswith((".yaml", ".yml")) else e for e in erased})
 
     def subject_judge(self) -> Any:
         return self.models.get(f"subject-{self.spec.domain}", lambda: _subject_judge(self.config, self.spec))
@@ -401,13 +521,22 @@ def _find_org(table: ImageTable, name: str) -> str:
                      f"{', '.join(table.methods)}); name it with --reference-method")
 
 
-def judge_error_rates(judge: Any, given: dict[str, JudgeErrorConfig]) -> JudgeErrorRates | str:
-    """Sensitivity and specificity: given by hand, carried by the judge, or from a trained
-    judge's card (config.json: test recall and confusion matrix); else the reason there are none."""
+def judge_error_rates(judge: Any, given: dict[str, JudgeErrorConfig],
+                      human: dict[str, JudgeErrorRates] | None = None) -> JudgeErrorRates | str:
+    """Sensitivity and specificity, first found of: given by hand (`judge_errors:`); measured
+    against people (a `dataigm labels import` report in `human_labels:`, or the human validation
+    in a trained judge's card); carried by the judge; a trained judge's test split (config.json:
+    confusion matrix). Else the reason there are none."""
     name = judge.name if judge.name in given else public(judge.name)
     if name in given:
         g = given[name]
         return JudgeErrorRates(g.sensitivity, g.specificity, g.n_positive, g.n_negative, "configuration")
+    for key in (getattr(judge, "identity", None), judge.name, public(judge.name)):
+        if human and key in human:
+            return human[key]
+    measured = human_rates(getattr(judge, "human_validation", None), "judge card (labels from people)")
+    if measured is not None:
+        return measured
     carried = getattr(judge, "error_rates", None)
     if isinstance(carried, JudgeErrorRates):
         return carried
@@ -420,7 +549,82 @@ def judge_error_rates(judge: Any, given: dict[str, JudgeErrorConfig]) -> JudgeEr
             return JudgeErrorRates(tp / (tp + fn), tn / (tn + fp), int(tp + fn), int(tn + fp),
                                    "judge card (config.json, test split)")
     return (f"judge {judge.name} reports no sensitivity or specificity (its card has none); give them with "
-            f"judge_errors: {{'{public(judge.name)}': {{sensitivity: ..., specificity: ...}}}} from a labelled sample")
+            f"judge_errors: {{'{public(judge.name)}': {{sensitivity: ..., specificity: ...}}}} from a labelled sample, "
+            "or measure them against people (dataigm labels)")
+
+
+def human_rates(block: Any, source: str) -> JudgeErrorRates | None:
+    """Sensitivity and specificity from a human-validation block (dataigm.evaluation.labels):
+    its confusion counts against people."""
+    if not isinstance(block, dict):
+        return None
+    counts = block.get("counts") or {}
+    tp, fn, tn, fp = (int(counts.get(k, 0)) for k in ("tp", "fn", "tn", "fp"))
+    if tp + fn == 0 or tn + fp == 0:
+        return None
+    return JudgeErrorRates(tp / (tp + fn), tn / (tn + fp), tp + fn, tn + fp, source)
+
+
+def read_human_labels(paths: Sequence[str]) -> dict[str, JudgeErrorRates]:
+    """Measured error rates by judge identity and name, from `dataigm labels import` reports."""
+    out: dict[str, JudgeErrorRates] = {}
+    for ref in paths:
+        path = Path(ref)
+        if path.is_dir():
+            path = Run(path).validation_report
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read a labels validation report: {' '.join(str(exc).split())[:160]}") from None
+        for judge in report.get("judges", []) if isinstance(report, dict) else []:
+            rates = human_rates(judge, f"labels from people ({path.parent.name})")
+            if rates is not None:
+                for key in (judge.get("identity"), judge.get("name")):
+                    if key:
+                        out[key] = rates
+    return out
+
+
+def _neighbour_judge(ctx: "ScoreContext", name: str) -> Any:
+    from dataigm.errors import DataigmError
+    from dataigm.judging import load_judge
+
+    config = ctx.config
+    other = ctx.spec.neighbour_spec(name)
+    try:
+        if name in config.neighbours.judges or (other is not None and other.name in config.neighbours.judges):
+            ref = config.neighbours.judges.get(name) or config.neighbours.judges[other.name]  # type: ignore[union-attr]
+            return load_judge(ref, concept=other.name if other is not None else None, device=config.device)
+        if other is not None:
+            own = [r for r in config.judges if r.partition("=")[0] == other.name]
+            if own:
+                return load_judges(own, other, config.device, {})[0]
+        if not config.neighbours.zero_shot:
+            raise MetricUnavailable(f"no judge for neighbour '{name}': give --judge {name}=REF or "
+                                    f"neighbours.judges.{name}, or set neighbours.zero_shot: true")
+        if other is not None:
+            present, absent = list(other.judge.zero_shot.present), list(other.judge.zero_shot.absent)
+        elif ctx.spec.domain == "style":
+            present, absent = [f"a painting in the style of {name}"], ["a photograph", "a painting in a plain style"]
+        else:
+            present, absent = [f"a photo of {name}", f"a picture of {name}"], ["a photo of an empty scene",
+                                                                             "a photo of an everyday object"]
+        return _zero_shot(config, present, absent, f"zero-shot:{name}")
+    except DataigmError as exc:
+        raise MetricUnavailable(f"the judge of neighbour '{name}' cannot be loaded: {exc}") from None
+
+
+def _zero_shot(config: ScorecardConfig, present: list[str], absent: list[str], name: str,
+               threshold: float = 0.5) -> Any:
+    """A zero-shot judge on the scorecard's CLIP, named `name`, marked random-init when it is."""
+    from dataigm.judging import load_judge
+
+    judge = load_judge(f"clip:{config.clip.model}", present=present, absent=absent, threshold=threshold,
+                       device=config.device)
+    model_config = getattr(getattr(judge, "model", None), "config", None)
+    judge.random_init = bool(getattr(model_config, "dataigm_random_init", False))
+    judge.name = name
+    return judge
 
 
 def _subject_judge(config: ScorecardConfig, spec: ConceptSpec) -> Any:
@@ -437,14 +641,9 @@ def _subject_judge(config: ScorecardConfig, spec: ConceptSpec) -> Any:
         if not (present and absent):
             raise MetricUnavailable(f"no subject check for {spec.name}: set subject.present and subject.absent "
                                     "(zero-shot texts) or subject.judge")
-        judge = load_judge(f"clip:{config.clip.model}", present=present, absent=absent, threshold=s.threshold,
-                           device=config.device)
+        return _zero_shot(config, present, absent, f"subject:clip:{config.clip.model}", s.threshold)
     except DataigmError as exc:
         raise MetricUnavailable(f"subject check cannot be loaded: {exc}") from None
-    model_config = getattr(getattr(judge, "model", None), "config", None)
-    judge.random_init = bool(getattr(model_config, "dataigm_random_init", False))
-    judge.name = f"subject:{judge.name}"
-    return judge
 
 
 # ----------------------------------------------------------------------------- judges
@@ -478,6 +677,16 @@ def load_judges(refs: Sequence[str], spec: ConceptSpec, device: str, loaded: dic
 
 def _fingerprint(tables: dict[str, ImageTable], config: ScorecardConfig) -> str:
     digest = hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode())
+    # Judges and labels that change in place (a judge retrained, or its card given labels from
+    # people) change the scorecard too: their marker files and reports are part of its inputs.
+    from dataigm.judge_folder import JudgeFolder
+
+    watched = [JudgeFolder(ref.partition("=")[2] if "=" in ref and ":" not in ref.partition("=")[0] else ref).marker_path
+               for ref in config.judges] + [Path(p) for p in config.human_labels]
+    for path in watched:
+        if path.is_file():
+            st = path.stat()
+            digest.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
     for name, table in sorted(tables.items()):
         digest.update(name.encode())
         for path in sorted(table.frame["path"]):
@@ -497,8 +706,35 @@ def method_info(table: ImageTable) -> dict[str, dict[str, Any]]:
         if run.manifest_path.exists():
             ids = pq.read_table(run.manifest_path, columns=["model_id"]).column(0).to_pylist()
             model_id = ids[0] if ids else None
-        info[method] = {"model_id": model_id, "simulation": bool(model_id and "(simulation)" in model_id)}
+        erased = run.read_info().get("erased") if run.info_path.exists() else None
+        info[method] = {"model_id": model_id, "simulation": bool(model_id and "(simulation)" in model_id),
+                        **({"erased": erased} if isinstance(erased, dict) and erased else {})}
     return info
+
+
+def save_answers(out_run: Run, judges: Sequence[Any]) -> list[str]:
+    """Judges that keep their raw answers (a VLM judge): OUT/answers/<judge>.jsonl, one line per
+    image (and reference) scored, merged with what earlier runs kept. Returns notes for the report:
+    what each such judge says about its own quality."""
+    notes = []
+    for judge in {id(j): j for j in judges}.values():
+        answers = getattr(judge, "answers", None)
+        if answers is None:
+            continue
+        path = out_run.judge_answers_dir / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', judge.identity)[:80]}.jsonl"
+        kept: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                kept[row["key"]] = row
+        for row in answers:
+            kept[row["key"]] = row
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, "".join(json.dumps(public(r), sort_keys=True) + "\n" for r in kept.values()))
+        note = getattr(judge, "quality_note", "")
+        notes.append(f"{judge.name}: {note} Raw answers: {out_run.relative(path)}." if note else
+                     f"{judge.name}: raw answers in {out_run.relative(path)}.")
+    return notes
 
 
 def scorecard(root: str | Path, out: str | Path, config: ScorecardConfig, progress: bool = True) -> ScorecardReport:
@@ -525,20 +761,29 @@ def scorecard(root: str | Path, out: str | Path, config: ScorecardConfig, progre
         loaded: dict[str, Any] = {}
         rows: list[MetricRow] = []
         notes = list(config.notes)
+        human = read_human_labels(config.human_labels)
+        info = {name: method_info(t) for name, t in tables.items()}
         for spec in specs:
             table = tables[spec.name]
             notes += table.notes
             judges = load_judges(config.judges, spec, config.device, loaded)
             reason = "no judge given for this concept (--judge REF or CONCEPT=REF)"
-            ctx = ScoreContext(config, spec, table, judges, reason, models, cache, source)
+            erased = {m: i["erased"] for m, i in info[spec.name].items() if "erased" in i}
+            ctx = ScoreContext(config, spec, table, judges, reason, models, cache, source, human, erased)
             for name in tqdm(config.metrics.run, desc=f"scorecard {spec.name}", disable=not progress):
-                rows += METRICS.get(name, "metrics.run")(ctx)
+                found = METRICS.get(name, "metrics.run")(ctx)
+                for row in found:   # each prompt set's attack and language, from its prompts
+                    if row.prompt_set:
+                        set_info = table.set_info(spec.name, row.prompt_set)
+                        row.attack, row.language = row.attack or set_info["attack"], row.language or set_info["language"]
+                rows += found
+        scored = list(loaded.values()) + [v for v in models.loaded.values() if hasattr(v, "predict")]
+        notes += save_answers(out_run, scored)
         if source.skipped:
             notes.append(f"{len(source.skipped)} unreadable image(s) left out, e.g. "
                          f"{Path(next(iter(source.skipped))).name}: {next(iter(source.skipped.values()))}")
         records = [public(r.to_dict()) for r in rows]
         notes = public(notes)
-        info = {name: method_info(t) for name, t in tables.items()}
         frame = pd.DataFrame(records, columns=list(MetricRow.__dataclass_fields__))
         with atomic_path(out_run.scorecard_table) as tmp:
             frame.to_parquet(tmp, index=False)

@@ -24,7 +24,7 @@ import numpy as np
 from dataigm.detectors.scoring import wilson_interval
 
 __all__ = ["wilson_interval", "JudgeErrorRates", "rogan_gladen", "corrected_rate", "cluster_bootstrap",
-           "mcnemar_exact"]
+           "mcnemar_exact", "cohen_kappa"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,15 @@ def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> dict[str, float | int
     discordant = only_a + only_b
     p = 1.0 if discordant == 0 else float(binomtest(only_a, discordant, 0.5).pvalue)
     return {"n_pairs": int(a.size), "only_a": only_a, "only_b": only_b, "p_value": p}
+
+
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float:
+    """Cohen's kappa of two binary raters on the same items: (observed - chance agreement) /
+    (1 - chance agreement). NaN when chance agreement is 1 (both raters say one thing always)."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if a.size == 0:
+        return float("nan")
+    observed = float(np.mean(a == b))
+    pa, pb = float(a.mean()), float(b.mean())
+    chance = pa * pb + (1.0 - pa) * (1.0 - pb)
+    return float("nan") if chance >= 1.0 else (observed - chance) / (1.0 - chance)

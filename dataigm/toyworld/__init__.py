@@ -5,7 +5,9 @@ concept alias, a word from the shape table, a capitalised name or, failing those
 words) and attributes (style, nudity). Every random choice (layout, colours, decorations, noise)
 comes from the seed alone and is drawn in a fixed order, so the two images of a pair (same seed,
 prompt with and without the concept words) share background and layout and differ only in the
-concept. Each concept in `concepts` is drawn exactly when `spec.names_concept(prompt)`.
+concept. Each concept in `concepts` is drawn exactly when `spec.names_concept(prompt)`, or when
+the prompt uses one of toyworld's variant words for it (a misspelling, a second language:
+words.CONCEPT_VARIANTS), as a real text encoder would still understand them.
 
 Nudity is rendered as an abstract, non-explicit proxy: a stick/blob figure whose body is
 skin-toned when the prompt asks for nudity and wears flat clothing blocks otherwise. Nothing

@@ -2,8 +2,9 @@
 
 The subject is the first entity the prompt names: a concept alias first, then a word from the
 shape table or a capitalised name (a portrait), failing those its content words (a glyph). Each
-concept in `concepts` is drawn exactly when `spec.names_concept(prompt)`: its alias words are
-blanked out before the table and name passes, so they are never read twice.
+concept in `concepts` is drawn exactly when the prompt names it: `spec.names_concept(prompt)`, or
+one of toyworld's variant words for it (words.CONCEPT_VARIANTS: misspellings, a second language).
+Those words are blanked out before the table and name passes, so they are never read twice.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 from dataigm.toyworld.draw import ENTITY_MOTIFS
 from dataigm.toyworld.words import (COLOUR_RE, COLOUR_WORDS, ENTITY_OF, ENTITY_RE, GRAYSCALE_RE, NAME_RE,
                                     PLACE_OF, PLACE_RE, RGB, SEPIA_RE, STOPWORDS, TIME_OF, TIME_RE, WORD_RE,
-                                    phrase_regex)
+                                    concept_variants, phrase_regex)
 
 if TYPE_CHECKING:
     from dataigm.taxonomy import ConceptSpec
@@ -89,7 +90,7 @@ def parse_prompt(prompt: str, concepts: Sequence["ConceptSpec"] = ()) -> Scene:
     work = prompt
     mentions: list[tuple[int, int, Thing]] = []   # (priority, position, thing)
     for spec in concepts:
-        regex = _alias_regex(tuple(spec.aliases))
+        regex = _alias_regex(tuple(spec.aliases) + tuple(concept_variants(spec.concept)))
         hits = list(regex.finditer(work))
         if not hits:
             continue

@@ -6,17 +6,20 @@ the prompt names one of its aliases, so rewriting the prompt is all it takes to 
 forget, over-forget or only pretend to. Each fails in its own way, so the demo can show each
 metric catching its own failure:
 
-- `erase_clean`: removes every alias of the erased concepts. The concept is gone; everything
-  else is exactly what ORG draws for the reference prompt.
+- `erase_clean`: removes every word toyworld draws the erased concepts for (aliases, and the
+  misspellings and translations of words.CONCEPT_VARIANTS). The concept is gone under any name;
+  everything else is exactly what ORG draws for the reference prompt.
 - `over_erase`: removes the concepts and the things near them too: the subjects of attribute
-  concepts (the person of a nudity prompt, the sunflower vase of a style prompt) and the
-  unrelated and neighbour entities of entity concepts (the cat of an unrelated prompt).
-  Preservation metrics (FID, KID, LPIPS against ORG, subject kept, CSDR) catch it.
+  concepts (the person of a nudity prompt, the sunflower vase of a style prompt), the
+  unrelated and neighbour entities of entity concepts (the cat of an unrelated prompt) and the
+  concept's declared neighbours (`neighbours:`; a neighbour concept under any of its aliases).
+  Preservation metrics (FID, KID, LPIPS against ORG, subject kept, CSDR) and the neighbour
+  matrix catch it.
 - `degrade`: erases cleanly, then blurs, posterises and adds noise to every image. FID and KID
   against ORG catch it.
-- `word_hide`: removes only the words the concept's forget prompts use (its concept phrases),
-  so the concept comes back under a synonym (another alias). Forgetting on a synonym prompt set
-  (robustness) catches it.
+- `word_hide`: removes only the exact alias words the concept's forget prompts use (its concept
+  phrases), so the concept comes back under a synonym (another alias), a misspelling or another
+  language. Post-attack rates on those prompt sets (robustness) catch it.
 
 `generation.generator: toyworld-unlearned` with `generation.model: <one of SIMULATED_METHODS>`;
 the erased concepts are the concepts the generator is built with.
@@ -35,23 +38,26 @@ from dataigm.generators.base import GenerationOutput, GenerationSettings, Genera
 from dataigm.prompts import strip_words
 from dataigm.toyworld.generator import ToyWorldGenerator
 from dataigm.toyworld.render import RENDERER_VERSION
+from dataigm.toyworld.words import concept_variants
 
 if TYPE_CHECKING:
     from dataigm.taxonomy import ConceptSpec
 
 # Bump when a simulation changes what it draws (recorded as model_revision).
-SIMULATION_VERSION = "sim-1"
+SIMULATION_VERSION = "sim-2"
 
 SIMULATED_METHODS: dict[str, str] = {
-    "erase_clean": "erases every alias of the concept; everything else as ORG draws it",
+    "erase_clean": "erases the concept under every name (aliases, misspellings, translations); the rest as ORG",
     "over_erase": "erases the concept and the things near it (subjects, unrelated and neighbour entities)",
     "degrade": "erases cleanly, then blurs, posterises and adds noise to every image",
-    "word_hide": "erases only the words of the forget prompts; the concept returns under a synonym",
+    "word_hide": "erases only the alias words of the forget prompts; the concept returns under a synonym, "
+                 "a misspelling or another language",
 }
 
 
-def all_aliases(spec: "ConceptSpec") -> list[str]:
-    return list(spec.aliases)
+def all_names(spec: "ConceptSpec") -> list[str]:
+    """Every word toyworld draws the concept for: its aliases and variant words."""
+    return list(spec.aliases) + concept_variants(spec.concept)
 
 
 def forget_prompt_words(spec: "ConceptSpec") -> list[str]:
@@ -62,15 +68,20 @@ def forget_prompt_words(spec: "ConceptSpec") -> list[str]:
 
 
 def nearby_words(spec: "ConceptSpec") -> list[str]:
-    """The concept's aliases plus what sits near it: subjects, unrelated and neighbour entities."""
+    """The concept's names plus what sits near it: subjects, unrelated and neighbour entities, and
+    its declared neighbours (a neighbour concept by all of its names)."""
     subjects = [s for group in spec.prompts.groups.values() for s in group]
-    return list(spec.aliases) + subjects + list(spec.prompts.unrelated) + list(spec.prompts.neighbours)
+    near = []
+    for _, name in spec.neighbours.items():
+        other = spec.neighbour_spec(name)
+        near += all_names(other) if other is not None else [name]
+    return all_names(spec) + subjects + list(spec.prompts.unrelated) + list(spec.prompts.neighbours) + near
 
 
 _WORDS: dict[str, Callable[["ConceptSpec"], list[str]]] = {
-    "erase_clean": all_aliases,
+    "erase_clean": all_names,
     "over_erase": nearby_words,
-    "degrade": all_aliases,
+    "degrade": all_names,
     "word_hide": forget_prompt_words,
 }
 
