@@ -1,6 +1,6 @@
 """Export a RUN folder as a Hugging Face dataset folder (parquet shards + README card).
 
-Layout (ARCHITECTURE.md, "Dataset folder"):
+Layout (docs/CONTRACTS.md, "Dataset folder"):
 
     dataset/README.md                           YAML header (configs, dataset_info, licence, gating) + card
     dataset/<concept>/<split>-00000-of-0000N.parquet

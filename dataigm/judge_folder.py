@@ -1,6 +1,6 @@
 """The JUDGE folder: one object owns its layout, its lock, its completion marker and its swap.
 
-A judge is written whole (ARCHITECTURE.md, "Judge folder"): `dataigm train` builds it in a
+A judge is written whole (docs/CONTRACTS.md, "Judge folder"): `dataigm train` builds it in a
 staging folder next to JUDGE (`.<name>.tmp-train`), writes the completion marker
 `dataigm_judge.json` last (the sha256 and size of every judge file), then swaps the staging
 folder in with one atomic rename. A kill -9 at any moment leaves the old complete judge or the

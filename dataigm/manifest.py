@@ -1,7 +1,7 @@
 """The manifest: one row per image with full provenance.
 
 `ManifestRow` is the single source of truth for the columns and types that generation,
-ingestion, curation and export exchange (see ARCHITECTURE.md); `SCHEMA` is derived from it.
+ingestion, curation and export exchange (see docs/CONTRACTS.md); `SCHEMA` is derived from it.
 """
 
 from __future__ import annotations

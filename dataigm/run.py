@@ -1,7 +1,7 @@
 """The RUN folder: one object owns its layout, run.json, concept snapshots, lock and temp files.
 
 Every step reads and writes a RUN folder through a `Run`; no other module spells a path inside
-it. The layout (ARCHITECTURE.md, "RUN folder"):
+it. The layout (docs/CONTRACTS.md, "RUN folder"):
 
     run.json                     preset snapshot, generation settings, concepts, library versions
     concepts/<name>.yaml         the concept files the run was generated with

@@ -90,7 +90,7 @@ def concept_features(concept: str) -> Any:
 
 def build_dataset_folder(root: Path, concepts: tuple[str, ...] = ("object_church", "nudity"), version: int = 1,
                          train_shards: int = 1, gated_header: bool = False) -> Path:
-    """An exported dataset folder as ARCHITECTURE.md describes it (README + parquet + sheets)."""
+    """An exported dataset folder as docs/CONTRACTS.md describes it (README + parquet + sheets)."""
     import datasets
 
     root.mkdir(parents=True, exist_ok=True)

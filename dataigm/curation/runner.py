@@ -1,6 +1,6 @@
 """Run the curation chain over RUN/manifest.parquet and write the keep/drop manifests.
 
-Outputs (ARCHITECTURE.md, "Curation output"):
+Outputs (docs/CONTRACTS.md, "Curation output"):
   RUN/curation/kept.parquet     manifest rows + dup_cluster, judge_score, judge_disagrees, relabelled_from
   RUN/curation/dropped.parquet  the same columns + step, reason
   RUN/curation/report.json      counts per step, reason, concept, label and source

@@ -1,4 +1,4 @@
-"""`publish_dataset`: an exported dataset folder (ARCHITECTURE.md, "Dataset folder") to a Hub dataset repo.
+"""`publish_dataset`: an exported dataset folder (docs/CONTRACTS.md, "Dataset folder") to a Hub dataset repo.
 
 Full publish: every file of the folder (hidden ones excepted) in one commit; remote data files
 (anything matched by a config's data_files, local or remote, and contact_sheets/) that the new

@@ -1,4 +1,4 @@
-"""`publish_judge`: a finished judge folder (ARCHITECTURE.md, "Judge folder") to a Hub model repo.
+"""`publish_judge`: a finished judge folder (docs/CONTRACTS.md, "Judge folder") to a Hub model repo.
 
 Only the judge goes up: the files its completion marker lists (weights, config.json, card,
 metrics, plots) and the marker itself, each checked against the sha256 the marker recorded, in
