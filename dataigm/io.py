@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -170,6 +171,35 @@ def atomic_write_parquet(table: "Any", path: str | os.PathLike[str], durable: bo
             fsync_files([tmp])
 
 
+def _lock_holder(fh: Any) -> str:
+    """Who holds a lock we were refused: "pid N" once the holder has written its pid.
+
+    The holder writes its pid just after taking the lock, so a process refused in that
+    instant would read an empty file, or the pid of a holder that has since exited. It
+    waits up to a second for a live pid rather than naming nobody or the wrong process.
+    """
+    deadline = time.monotonic() + 1.0
+    while True:
+        fh.seek(0)
+        text = fh.read().strip()
+        pid = text.removeprefix("pid ")
+        if pid.isdigit() and _alive(int(pid)):
+            return text
+        if time.monotonic() > deadline:
+            return "another process"
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
 class RunLock:
     """An exclusive, non-blocking lock on a RUN folder (fcntl.flock on RUN/.lock).
 
@@ -199,8 +229,7 @@ class RunLock:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
+            holder = _lock_holder(fh)
             fh.close()
             raise RunLockedError(
                 f"{self.run_dir}: in use by {holder}; wait for it to finish or use another --out"

@@ -121,6 +121,33 @@ def test_second_process_on_same_run_is_refused(cli, tmp_path):
     assert not (run / "manifest.parquet").exists()
 
 
+def test_a_process_refused_before_the_holder_wrote_its_pid_still_names_the_holder(tmp_path):
+    # The race a concurrent test once hit: the refused process read the lock file in the
+    # instant between the holder's flock and its pid write, and named "another process".
+    # Here the holder takes the lock, leaves a dead pid in the file, and writes its own late.
+    from dataigm.errors import RunLockedError
+    from dataigm.io import RunLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text("pid 999999999")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, time\n"
+         f"fh = open({str(run / '.lock')!r}, 'a+')\n"
+         "fcntl.flock(fh.fileno(), fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(0.4)\n"
+         "fh.seek(0); fh.truncate(); fh.write(f'pid {os.getpid()}'); fh.flush()\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError) as refused:
+            with RunLock(run):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"in use by pid {holder.pid};" in str(refused.value)
+
+
 def test_user_concept_file_generates_without_code_changes(cli, tmp_path):
     from tests.test_taxonomy import VALID
 
