@@ -176,9 +176,10 @@ def _lock_holder(fh: Any) -> str:
 
     The holder writes its pid just after taking the lock, so a process refused in that
     instant would read an empty file, or the pid of a holder that has since exited. It
-    waits up to a second for a live pid rather than naming nobody or the wrong process.
+    waits up to two seconds (only a refused process ever waits) for a live pid rather
+    than naming nobody or the wrong process.
     """
-    deadline = time.monotonic() + 1.0
+    deadline = time.monotonic() + 2.0
     while True:
         fh.seek(0)
         text = fh.read().strip()
